@@ -1,0 +1,1 @@
+"""The deployable Signet issuer service (FastAPI). The reusable library is `signet`."""

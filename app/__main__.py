@@ -1,0 +1,89 @@
+"""The `signet` command (also `python -m app`): run the issuer and inspect its keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from app.settings import ConfigurationError, Settings, load_settings
+from signet.keys.base import KeyConfigurationError
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    base = settings.issuer_url
+    print(f"Signet issuer: {base}  (key backend: {settings.key_backend},"
+          f" algorithm: {settings.signing_alg})")
+    print(f"  public keys:  curl -s {base}/.well-known/jwks.json")
+    print(f"  discovery:    curl -s {base}/.well-known/openid-configuration")
+    print(f"  readiness:    curl -s {base}/readyz", flush=True)
+    uvicorn.run("app.main:app", host=settings.host, port=settings.port,
+                log_level=settings.log_level, proxy_headers=args.proxy_headers)
+    return 0
+
+
+async def _open_backend(settings: Settings):  # type: ignore[no-untyped-def]
+    from app.backends import build_backend
+
+    backend = build_backend(settings)
+    await backend.open()
+    return backend
+
+
+def _jwks(settings: Settings, args: argparse.Namespace) -> int:
+    from app.jwks import JwksDocument
+
+    async def run() -> bytes:
+        backend = await _open_backend(settings)
+        try:
+            return JwksDocument.from_backend(backend).body
+        finally:
+            await backend.aclose()
+
+    print(json.dumps(json.loads(asyncio.run(run())), indent=2))
+    return 0
+
+
+def _check(settings: Settings, args: argparse.Namespace) -> int:
+    async def run() -> str:
+        backend = await _open_backend(settings)
+        try:
+            await backend.check_reachable()
+            key = backend.signing_key().published
+            return f"ok: backend={backend.name} alg={key.alg.name} kid={key.kid}"
+        finally:
+            await backend.aclose()
+
+    print(asyncio.run(run()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="signet", description="Signet issuer. Configured by SIGNET_* environment variables.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the issuer (SIGNET_HOST, SIGNET_PORT)")
+    serve.add_argument("--proxy-headers", action="store_true",
+                       help="trust X-Forwarded-* from the proxy in front")
+    serve.set_defaults(handler=_serve)
+    commands.add_parser("jwks", help="print the JWKS the issuer would publish").set_defaults(
+        handler=_jwks)
+    commands.add_parser("check", help="validate settings and reach the signing key").set_defaults(
+        handler=_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(load_settings(), args))
+    except (ConfigurationError, KeyConfigurationError) as exc:
+        print(f"signet: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The issuer service: `uvicorn app.main:app`.
+
+Settings are read and keys opened in the lifespan, not at import, so a bad setting
+ends start-up with one line naming it instead of an import traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from app.backends import build_backend
+from app.jwks import JwksDocument, strong_etag
+from app.logs import configure_logging
+from app.routes import health, well_known
+from app.settings import ConfigurationError, Settings, load_settings
+from signet import __version__
+from signet.keys.base import KeyBackend, KeyConfigurationError
+from signet.signer import JwsSigner
+
+log = logging.getLogger("signet.issuer")
+
+
+class SignetApp(FastAPI):
+    """FastAPI whose start-up failures caused by configuration are reported as one line."""
+
+    startup_error: str | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await super().__call__(scope, receive, send)
+            return
+
+        async def send_short_failure(message: dict[str, Any]) -> None:
+            if message["type"] == "lifespan.startup.failed" and self.startup_error:
+                message = {**message, "message": f"Signet cannot start: {self.startup_error}"}
+            await send(message)
+
+        await super().__call__(scope, receive, send_short_failure)
+
+
+def publish(app: FastAPI, backend: KeyBackend, settings: Settings) -> None:
+    """(Re)compute the served documents from the backend's current keys."""
+    document = JwksDocument.from_backend(backend)
+    app.state.jwks = document
+    app.state.discovery_body = well_known.discovery_bytes(settings, document)
+    app.state.discovery_etag = strong_etag(app.state.discovery_body)
+
+
+def create_app(settings: Settings | None = None, backend: KeyBackend | None = None) -> SignetApp:
+    @asynccontextmanager
+    async def lifespan(app: SignetApp) -> AsyncIterator[None]:
+        try:
+            active_settings = settings or load_settings()
+            keys = backend or build_backend(active_settings)
+            await keys.open()
+        except (ConfigurationError, KeyConfigurationError) as exc:
+            app.startup_error = str(exc)
+            raise
+        configure_logging(active_settings.log_level)
+        app.state.settings = active_settings
+        app.state.keys = keys
+        app.state.signer = JwsSigner(keys)
+        publish(app, keys, active_settings)
+        signing = keys.signing_key().published
+        log.info("issuer ready", extra={"fields": {
+            "issuer": active_settings.issuer_url, "backend": keys.name, "alg": signing.alg.name,
+            "kid": signing.kid, "published_keys": len(app.state.jwks.algorithms)}})
+        try:
+            yield
+        finally:
+            await keys.aclose()
+
+    app = SignetApp(title="Signet issuer", version=__version__, lifespan=lifespan,
+                    summary="Sign centrally, verify everywhere: JWT access tokens signed in KMS.")
+    app.include_router(well_known.router)
+    app.include_router(health.router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,1 @@
+"""HTTP routes of the issuer, one module per concern."""

@@ -1,0 +1,81 @@
+"""JWKS and discovery documents: public, cacheable, and readable cross-origin by browsers."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request, Response
+
+from app.jwks import JwksDocument, etag_matches
+from app.settings import Settings
+
+router = APIRouter()
+
+JWKS_PATH = "/.well-known/jwks.json"
+OPENID_PATH = "/.well-known/openid-configuration"
+OAUTH_PATH = "/.well-known/oauth-authorization-server"
+TOKEN_PATH = "/token"  # noqa: S105 - a URL path
+
+# Only these documents are meant for browsers; nothing else on the issuer sends CORS headers.
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "ETag, Cache-Control",
+}
+PREFLIGHT_HEADERS = {
+    **CORS_HEADERS,
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "If-None-Match",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+def _cacheable(body: bytes, etag: str, request: Request, max_age: int) -> Response:
+    headers = {**CORS_HEADERS, "ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
+    if etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+def discovery_document(settings: Settings, jwks: JwksDocument) -> dict[str, object]:
+    """RFC 8414 metadata; also served as OpenID discovery, which many verifiers fetch first."""
+    issuer = settings.issuer_url
+    return {
+        "issuer": issuer,
+        "jwks_uri": issuer + JWKS_PATH,
+        "token_endpoint": issuer + TOKEN_PATH,
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": list(jwks.algorithms),
+        # No authorization endpoint: Signet issues access tokens to clients, not to users.
+        "response_types_supported": [],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": list(jwks.algorithms),
+        "access_token_signing_alg_values_supported": list(jwks.algorithms),
+    }
+
+
+@router.get(JWKS_PATH, tags=["well-known"], summary="Public signing keys (RFC 7517 JWK Set)")
+async def jwks(request: Request) -> Response:
+    document: JwksDocument = request.app.state.jwks
+    settings: Settings = request.app.state.settings
+    return _cacheable(document.body, document.etag, request, settings.jwks_max_age)
+
+
+@router.get(OPENID_PATH, tags=["well-known"], summary="OpenID Connect discovery")
+@router.get(OAUTH_PATH, tags=["well-known"], summary="OAuth 2.0 server metadata (RFC 8414)")
+async def discovery(request: Request) -> Response:
+    body: bytes = request.app.state.discovery_body
+    etag: str = request.app.state.discovery_etag
+    return _cacheable(body, etag, request, request.app.state.settings.jwks_max_age)
+
+
+@router.options(JWKS_PATH, include_in_schema=False)
+@router.options(OPENID_PATH, include_in_schema=False)
+@router.options(OAUTH_PATH, include_in_schema=False)
+async def preflight() -> Response:
+    return Response(status_code=204, headers=PREFLIGHT_HEADERS)
+
+
+def discovery_bytes(settings: Settings, jwks_document: JwksDocument) -> bytes:
+    return json.dumps(discovery_document(settings, jwks_document), separators=(",", ":")).encode()

@@ -1,0 +1,84 @@
+"""Compact JWS building blocks: base64url, signing input, ECDSA signature encodings.
+
+Kept free of I/O and key handling so that both the issuer and the verifier share
+exactly one implementation of each encoding rule.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+_B64URL_CHARS = re.compile(rb"[A-Za-z0-9_-]*")
+
+
+class EncodingError(ValueError):
+    """Input is not the canonical encoding JWS requires."""
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str | bytes) -> bytes:
+    """Strict base64url (RFC 7515 section 2): no padding, no other alphabet, canonical tail bits.
+
+    Canonical means re-encoding gives the same text, so one token has exactly one spelling
+    and a cache keyed by the token string cannot be bypassed by flipping unused bits.
+    """
+    raw = text.encode("ascii", "strict") if isinstance(text, str) else text
+    if not _B64URL_CHARS.fullmatch(raw) or len(raw) % 4 == 1:
+        raise EncodingError("not base64url")
+    try:
+        decoded = base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
+    except (binascii.Error, ValueError) as exc:  # pragma: no cover - regex guards this
+        raise EncodingError("not base64url") from exc
+    if b64url_encode(decoded).encode("ascii") != raw:
+        raise EncodingError("non-canonical base64url")
+    return decoded
+
+
+def json_b64(obj: dict[str, Any]) -> str:
+    """Compact JSON (no spaces), base64url-encoded: the form of a JWS header or payload."""
+    return b64url_encode(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def signing_input(header: dict[str, Any], payload: dict[str, Any]) -> bytes:
+    """ASCII(BASE64URL(header) || '.' || BASE64URL(payload)), RFC 7515 section 5.1."""
+    return f"{json_b64(header)}.{json_b64(payload)}".encode("ascii")
+
+
+def compact(signing_input_bytes: bytes, signature: bytes) -> str:
+    return f"{signing_input_bytes.decode('ascii')}.{b64url_encode(signature)}"
+
+
+def der_to_raw_ecdsa(der: bytes, coordinate_size: int) -> bytes:
+    """DER ECDSA-Sig-Value (what KMS and `cryptography` return) -> JWS R||S.
+
+    Each integer is left-padded to the curve's fixed width; forgetting the padding
+    fails about one signature in 256 for P-256.
+    """
+    r, s = decode_dss_signature(der)
+    limit = 1 << (8 * coordinate_size)
+    if not (0 < r < limit and 0 < s < limit):
+        raise EncodingError("ECDSA signature integer out of range for the curve")
+    return r.to_bytes(coordinate_size, "big") + s.to_bytes(coordinate_size, "big")
+
+
+def raw_to_der_ecdsa(raw: bytes, coordinate_size: int) -> bytes:
+    """JWS R||S -> DER, refusing any length other than exactly 2 x coordinate size."""
+    if len(raw) != 2 * coordinate_size:
+        raise EncodingError(
+            f"ECDSA signature must be {2 * coordinate_size} bytes, got {len(raw)}"
+        )
+    r = int.from_bytes(raw[:coordinate_size], "big")
+    s = int.from_bytes(raw[coordinate_size:], "big")
+    return encode_dss_signature(r, s)

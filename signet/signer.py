@@ -1,0 +1,35 @@
+"""Turn claims into a compact JWS with whatever key backend is configured.
+
+Every fresh signature is verified against the published public key before the token
+leaves the process, so a KMS or encoding fault can never hand out a token that every
+verifier would refuse.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from signet import signatures
+from signet.jose import compact, signing_input
+from signet.keys.base import KeyBackend, KeyBackendError
+
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068 section 2.1 media type
+
+
+class SelfCheckFailed(KeyBackendError):
+    """The backend returned a signature that does not verify with the published key."""
+
+
+class JwsSigner:
+    def __init__(self, backend: KeyBackend) -> None:
+        self.backend = backend
+
+    async def sign(self, claims: dict[str, Any], typ: str = ACCESS_TOKEN_TYPE) -> str:
+        key = self.backend.signing_key()
+        published = key.published
+        header = {"alg": published.alg.name, "kid": published.kid, "typ": typ}
+        data = signing_input(header, claims)
+        signature = await key.sign(data)
+        if not signatures.verify(published.alg, published.public_key, data, signature):
+            raise SelfCheckFailed(f"signature by {published.kid} failed its self-check; not issued")
+        return compact(data, signature)

@@ -1,0 +1,60 @@
+"""Real parts for the whole suite: moto's KMS server (corrected, over HTTP) and Redis."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import aioboto3
+import boto3
+import pytest
+
+from tests.support.processes import (
+    MOTO_CREDENTIALS,
+    NO_METADATA,
+    Service,
+    start_moto,
+    start_redis,
+)
+
+os.environ.update(NO_METADATA)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    service, endpoint = start_moto()
+    yield endpoint
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def kms(moto_endpoint: str):  # type: ignore[no-untyped-def]
+    """A boto3 KMS client on the moto server, for arranging keys in tests."""
+    return boto3.client("kms", endpoint_url=moto_endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture(scope="session")
+def moto_session() -> aioboto3.Session:
+    return aioboto3.Session(
+        aws_access_key_id=MOTO_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=MOTO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=MOTO_CREDENTIALS["AWS_DEFAULT_REGION"])
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """SIGNET_REDIS_URL, else the machine's Redis on 6379, else a redis-server we start."""
+    import redis
+
+    candidate = os.environ.get("SIGNET_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(candidate, socket_timeout=1).ping()
+        yield candidate
+        return
+    except redis.RedisError:
+        pass
+    service: Service
+    service, url = start_redis()
+    yield url
+    service.stop()

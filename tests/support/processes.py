@@ -1,0 +1,108 @@
+"""Start real services (moto, redis-server, uvicorn) as subprocesses on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+MOTO_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+# botocore looks for credentials at the EC2 metadata address when none are set; tests
+# must never send traffic off this machine.
+NO_METADATA = {"AWS_EC2_METADATA_DISABLED": "true"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Service:
+    """A subprocess with its output in a temp file, shown when it fails to become ready."""
+
+    def __init__(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> None:
+        self.name = name
+        self.log = tempfile.NamedTemporaryFile(prefix=f"signet-{name}-", suffix=".log", delete=False)
+        full_env = {**os.environ, **NO_METADATA, **(env or {})}
+        self.process = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdout=self.log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def wait_http(self, url: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited {self.process.returncode}:\n{self.output()}")
+            try:
+                httpx.get(url, timeout=1.0)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.name} not answering at {url} after {timeout}s:\n{self.output()}")
+
+    def wait_exit(self, timeout: float = 30.0) -> int:
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+        Path(self.log.name).unlink(missing_ok=True)
+
+
+def start_moto(corrected: bool = True) -> tuple[Service, str]:
+    port = free_port()
+    argv = [sys.executable, "-m", "tests.support.moto_kms", "--port", str(port)]
+    if not corrected:
+        argv.append("--uncorrected")
+    service = Service("moto", argv, MOTO_CREDENTIALS)
+    endpoint = f"http://127.0.0.1:{port}"
+    service.wait_http(endpoint + "/moto-api/")
+    return service, endpoint
+
+
+def start_issuer(env: Mapping[str, str], wait: bool = True) -> tuple[Service, str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
+            "--port", str(port), "--no-access-log"]
+    service = Service("issuer", argv, {**MOTO_CREDENTIALS, "SIGNET_ISSUER": base, **env})
+    if wait:
+        service.wait_http(base + "/healthz")
+    return service, base
+
+
+def start_redis() -> tuple[Service, str]:
+    port = free_port()
+    service = Service("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                "--save", "", "--appendonly", "no"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return service, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"redis-server did not start:\n{service.output()}")

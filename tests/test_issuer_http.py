@@ -1,0 +1,166 @@
+"""The issuer's public documents and probes over real HTTP (uvicorn on loopback)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.processes import MOTO_CREDENTIALS, Service, free_port, start_issuer, start_moto
+
+
+@pytest.fixture(scope="module")
+def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    service, base = start_issuer({"SIGNET_LOCAL_KEY_DIR": str(tmp_path_factory.mktemp("keys")),
+                                  "SIGNET_JWKS_MAX_AGE": "123"})
+    yield base
+    service.stop()
+
+
+def test_jwks_document_field_by_field(issuer: str) -> None:
+    response = httpx.get(issuer + "/.well-known/jwks.json")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "public, max-age=123"
+    assert response.headers["access-control-allow-origin"] == "*"
+    keys = response.json()["keys"]
+    assert len(keys) == 1
+    assert set(keys[0]) == {"kty", "kid", "use", "alg", "crv", "x", "y"}
+    assert (keys[0]["kty"], keys[0]["use"], keys[0]["alg"], keys[0]["crv"]) == (
+        "EC", "sig", "ES256", "P-256")
+    assert len(keys[0]["kid"]) == 43  # base64url SHA-256 thumbprint
+
+
+def test_jwks_etag_answers_304(issuer: str) -> None:
+    first = httpx.get(issuer + "/.well-known/jwks.json")
+    etag = first.headers["etag"]
+    assert etag.startswith('"') and etag.endswith('"')
+    for header in (etag, f'"other", {etag}', f"W/{etag}", "*"):
+        again = httpx.get(issuer + "/.well-known/jwks.json", headers={"If-None-Match": header})
+        assert again.status_code == 304, header
+        assert again.content == b""
+        assert again.headers["etag"] == etag
+        assert again.headers["access-control-allow-origin"] == "*"
+    changed = httpx.get(issuer + "/.well-known/jwks.json", headers={"If-None-Match": '"stale"'})
+    assert changed.status_code == 200 and changed.content == first.content
+
+
+@pytest.mark.parametrize("path", ["/.well-known/openid-configuration",
+                                  "/.well-known/oauth-authorization-server"])
+def test_discovery_documents(issuer: str, path: str) -> None:
+    response = httpx.get(issuer + path)
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    doc = response.json()
+    assert doc["issuer"] == issuer
+    assert doc["jwks_uri"] == issuer + "/.well-known/jwks.json"
+    assert doc["token_endpoint"] == issuer + "/token"
+    assert doc["grant_types_supported"] == ["client_credentials"]
+    assert set(doc["token_endpoint_auth_methods_supported"]) == {
+        "client_secret_basic", "client_secret_post", "private_key_jwt"}
+    assert doc["id_token_signing_alg_values_supported"] == ["ES256"]
+    assert httpx.get(doc["jwks_uri"]).status_code == 200
+    etag = response.headers["etag"]
+    assert httpx.get(issuer + path, headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_cors_preflight_for_browsers(issuer: str) -> None:
+    response = httpx.options(issuer + "/.well-known/jwks.json", headers={
+        "Origin": "https://app.example", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "if-none-match"})
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "GET" in response.headers["access-control-allow-methods"]
+    assert "If-None-Match" in response.headers["access-control-allow-headers"]
+
+
+def test_probes(issuer: str) -> None:
+    assert httpx.get(issuer + "/healthz").json() == {"status": "ok"}
+    ready = httpx.get(issuer + "/readyz").json()
+    assert ready["status"] == "ready" and ready["backend"] == "local" and ready["alg"] == "ES256"
+    assert "access-control-allow-origin" not in httpx.get(issuer + "/healthz").headers
+
+
+def test_readyz_follows_kms_reachability(kms, moto_endpoint: str) -> None:  # type: ignore[no-untyped-def]
+    """A private moto: stopping it makes the issuer unready without stopping the issuer."""
+    moto, endpoint = start_moto()
+    import boto3
+
+    client = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    key_id = client.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["KeyId"]
+    service, base = start_issuer({
+        "SIGNET_KEY_BACKEND": "kms", "SIGNET_KMS_KEY_ID": key_id,
+        "SIGNET_KMS_ENDPOINT_URL": endpoint, "SIGNET_KMS_REGION": "us-east-1",
+        "SIGNET_KMS_TIMEOUT_SECONDS": "0.5", "SIGNET_READINESS_TIMEOUT_SECONDS": "3"})
+    try:
+        assert httpx.get(base + "/readyz").status_code == 200
+        moto.stop()
+        deadline = time.monotonic() + 30
+        while (status := httpx.get(base + "/readyz", timeout=10)).status_code == 200:
+            assert time.monotonic() < deadline, "issuer stayed ready with KMS gone"
+            time.sleep(0.5)
+        assert status.status_code == 503
+        assert status.json()["status"] == "unready"
+        assert httpx.get(base + "/healthz").status_code == 200, "alive even when unready"
+    finally:
+        service.stop()
+        moto.stop()
+
+
+def _start_failure(env: dict[str, str]) -> str:
+    port = free_port()
+    service = Service("issuer-bad", [sys.executable, "-m", "uvicorn", "app.main:app",
+                                     "--port", str(port)], env)
+    try:
+        assert service.wait_exit(60) != 0
+        return service.output()
+    finally:
+        service.stop()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"SIGNET_SIGNING_ALG": "HS256"}, "SIGNET_SIGNING_ALG: unsupported algorithm 'HS256'"),
+        ({"SIGNET_KEY_BACKEND": "vault"}, "SIGNET_KEY_BACKEND: Input should be 'local' or 'kms'"),
+        ({"SIGNET_KEY_BACKEND": "kms"}, "SIGNET_KMS_KEY_ID: required"),
+        ({"SIGNET_ISSUER": "http://issuer.example"}, "SIGNET_ISSUER: issuer must use https"),
+        ({"SIGNET_LOCAL_KEY_DIR": "/proc/signet-keys"}, "SIGNET_LOCAL_KEY_DIR: cannot create"),
+        ({"SIGNET_KEY_BACKEND": "kms", "SIGNET_KMS_KEY_ID": "alias/x",
+          "SIGNET_KMS_REGION": "us-east-1", "SIGNET_KMS_TIMEOUT_SECONDS": "0.5",
+          "SIGNET_KMS_ENDPOINT_URL": "http://127.0.0.1:9", **MOTO_CREDENTIALS},
+         "SIGNET_KMS_ENDPOINT_URL: KMS unreachable"),
+        ({"SIGNET_KEY_BACKEND": "kms", "SIGNET_KMS_KEY_ID": "alias/x",
+          "SIGNET_KMS_REGION": "us-east-1", "SIGNET_KMS_ENDPOINT_URL": "http://127.0.0.1:9",
+          "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent"},
+         "AWS_ACCESS_KEY_ID: no AWS credentials found"),
+    ],
+)
+def test_bad_configuration_stops_startup_with_one_line(env: dict[str, str], expected: str,
+                                                       tmp_path: Path) -> None:
+    output = _start_failure({"SIGNET_LOCAL_KEY_DIR": str(tmp_path), **env})
+    assert expected in output
+    assert "Traceback" not in output
+    line = next(x for x in output.splitlines() if expected in x)
+    assert line.startswith("ERROR:") and "Signet cannot start" in line
+
+
+def test_cli_reports_configuration_errors_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+
+    result = subprocess.run([sys.executable, "-m", "app", "check"], capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "SIGNET_SIGNING_ALG": "none",
+                                 "SIGNET_LOCAL_KEY_DIR": str(tmp_path)}, check=False, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "signet: configuration error: SIGNET_SIGNING_ALG: unsupported algorithm 'none'; choose one of"
+        " RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512"]
+    ok = subprocess.run([sys.executable, "-m", "app", "check"], capture_output=True, text=True,
+                        env={"PATH": "/usr/bin:/bin", "SIGNET_LOCAL_KEY_DIR": str(tmp_path)},
+                        check=False, timeout=60)
+    assert ok.returncode == 0 and ok.stdout.startswith("ok: backend=local alg=ES256 kid=")
