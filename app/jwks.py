@@ -14,17 +14,19 @@ class JwksDocument:
     body: bytes
     etag: str
     algorithms: tuple[str, ...]
+    kids: tuple[str, ...]
 
     @classmethod
     def from_backend(cls, backend: KeyBackend) -> JwksDocument:
-        keys, seen = [], set()
+        keys: list[dict[str, object]] = []
+        seen: dict[str, None] = {}
         for key in backend.published_keys():
             if key.kid not in seen:  # the same key file twice is still one key
-                seen.add(key.kid)
+                seen[key.kid] = None
                 keys.append(key.jwk)
         body = json.dumps({"keys": keys}, separators=(",", ":")).encode()
         algs = tuple(dict.fromkeys(k["alg"] for k in keys))
-        return cls(body, strong_etag(body), algs)
+        return cls(body, strong_etag(body), algs, tuple(seen))
 
 
 def strong_etag(body: bytes) -> str:

@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
         signing = keys.signing_key().published
         log.info("issuer ready", extra={"fields": {
             "issuer": active_settings.issuer_url, "backend": keys.name, "alg": signing.alg.name,
-            "kid": signing.kid, "published_keys": len(app.state.jwks.algorithms)}})
+            "kid": signing.kid, "published_kids": list(app.state.jwks.kids)}})
         try:
             yield
         finally:
