@@ -119,10 +119,11 @@ def published_keys(ring: Iterable[KeyRecord]) -> list[KeyRecord]:
 
 def due_transitions(ring: Sequence[KeyRecord], alg: str, policy: RotationPolicy,
                     now: float) -> list[Transition]:
-    """What should happen now for one algorithm, in the order to apply it."""
+    """What should happen now, in the order to apply it: `alg` is the algorithm that must
+    keep signing; retiring keys of every algorithm are unpublished when their time comes."""
     transitions: list[Transition] = [
-        Unpublish(k.kid) for k in _by_alg(ring, alg, KeyState.RETIRING)
-        if _elapsed(k.retiring_at, now) >= policy.retire_after
+        Unpublish(k.kid) for k in ring
+        if k.state is KeyState.RETIRING and _elapsed(k.retiring_at, now) >= policy.retire_after
     ]
     active = active_key(ring, alg)
     pending = sorted(_by_alg(ring, alg, KeyState.PENDING), key=lambda k: k.created_at)
@@ -154,8 +155,8 @@ def rotation_due(active: KeyRecord, policy: RotationPolicy, now: float) -> bool:
 
 def next_due_at(ring: Sequence[KeyRecord], alg: str, policy: RotationPolicy) -> float | None:
     """The earliest time at which `due_transitions` may return something new (for sleeping)."""
-    times: list[float] = [k.retiring_at + policy.retire_after for k in _by_alg(ring, alg, KeyState.RETIRING)
-                          if k.retiring_at is not None]
+    times: list[float] = [k.retiring_at + policy.retire_after for k in ring
+                          if k.state is KeyState.RETIRING and k.retiring_at is not None]
     pending = _by_alg(ring, alg, KeyState.PENDING)
     active = active_key(ring, alg)
     if pending:
@@ -215,3 +216,23 @@ def emergency_retire(ring: Sequence[KeyRecord], kid: str, now: float) -> list[Ke
     return [replace(k, state=KeyState.RETIRED, retired_at=now,
                     retiring_at=k.retiring_at if k.retiring_at is not None else now)
             if k.kid == kid else k for k in ring]
+
+
+# Serialisation (shared by every ring store) ---------------------------------------------
+
+def record_to_dict(record: KeyRecord) -> dict[str, object]:
+    return {"kid": record.kid, "alg": record.alg, "state": record.state.value,
+            "created_at": record.created_at, "ref": record.ref,
+            "activated_at": record.activated_at, "retiring_at": record.retiring_at,
+            "retired_at": record.retired_at}
+
+
+def record_from_dict(data: dict[str, object]) -> KeyRecord:
+    def opt(name: str) -> float | None:
+        value = data.get(name)
+        return None if value is None else float(value)  # type: ignore[arg-type]
+
+    return KeyRecord(kid=str(data["kid"]), alg=str(data["alg"]), state=KeyState(data["state"]),
+                     created_at=float(data["created_at"]), ref=str(data.get("ref", "")),  # type: ignore[arg-type]
+                     activated_at=opt("activated_at"), retiring_at=opt("retiring_at"),
+                     retired_at=opt("retired_at"))

@@ -1,8 +1,15 @@
 """Private keys as PKCS#8 PEM files on disk: the embedded default, for development and tests.
 
-File names carry the algorithm (`ES256-20261128T104700Z.pem`) because an RSA key alone
-does not say whether it signs RS256 or PS512, and RFC 8725 wants one algorithm per key.
-The newest file for the configured algorithm signs; every loadable file is published.
+The key ring (which key is pending, active, retiring, retired) lives in keyring.json
+beside the PEM files. File names carry the algorithm (`ES256-20261128T104700123456Z.pem`)
+because an RSA key alone does not say whether it signs RS256 or PS512, and RFC 8725
+wants one algorithm per key.
+
+A new key is written as `<name>.pem.creating`, recorded in the ring, then renamed; a
+crash at any point is repaired at the next start: an unrecorded `.creating` file is
+deleted (it was never published, so nothing was signed with it), a recorded one is
+renamed into place. A `*.pem` file the ring does not know (an operator's import) is
+adopted as pending: published at once, signing after the publish lead.
 """
 
 from __future__ import annotations
@@ -10,7 +17,10 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
-from dataclasses import dataclass
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,9 +29,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from signet import signatures
 from signet.algorithms import ALGORITHMS, Algorithm, KeyFamily, algorithm_fits_key
-from signet.keys.base import KeyConfigurationError, PublishedKey
+from signet.keyring import KeyRecord, KeyState, activate, active_key, add_pending
+from signet.keys.base import KeyConfigurationError, KeyUnavailableError, PublishedKey
+from signet.keys.ringfile import RingFile, RingSnapshot
 
 SETTING = "SIGNET_LOCAL_KEY_DIR"
+CREATING_SUFFIX = ".creating"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,48 +56,166 @@ def generate_private_key(alg: Algorithm, rsa_key_bits: int = 2048) -> signatures
     return rsa.generate_private_key(public_exponent=65537, key_size=rsa_key_bits)
 
 
-def write_private_key(directory: Path, alg: Algorithm, key: signatures.PrivateKey,
-                      now: datetime | None = None) -> Path:
-    """Create a new 0600 PEM file; O_EXCL so an existing key is never overwritten."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
-    path = directory / f"{alg.name}-{stamp}.pem"
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    tmp = directory / f".{path.name}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def write_private_key(path: Path, key: signatures.PrivateKey) -> None:
+    """Create a 0600 PEM file; O_EXCL so an existing key is never overwritten."""
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, pem)
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, path)  # readers never see half a key
-    return path
+
+
+def _rename_new(source: Path, target: Path) -> None:
+    """Rename without ever replacing an existing key file (link fails if target exists)."""
+    os.link(source, target)
+    os.unlink(source)
+
+
+def key_file_name(alg: Algorithm, now: float, kid: str) -> str:
+    """Sorts by creation time; the kid prefix keeps two keys made in one instant apart."""
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"{alg.name}-{stamp}-{kid[:12]}.pem"
 
 
 class LocalKeyBackend:
     name = "local"
 
-    def __init__(self, key_dir: Path, alg: Algorithm, rsa_key_bits: int = 2048) -> None:
+    def __init__(self, key_dir: Path, alg: Algorithm, rsa_key_bits: int = 2048,
+                 clock: Callable[[], float] = time.time) -> None:
         self.key_dir = key_dir
         self.alg = alg
         self.rsa_key_bits = rsa_key_bits
-        self._keys: list[LocalSigningKey] = []
+        self.clock = clock
+        self.ring = RingFile(key_dir)
+        self._keys: dict[str, LocalSigningKey] = {}  # published keys by kid
         self._signing: LocalSigningKey | None = None
+        self.snapshot = RingSnapshot(0, ())
+
+    # --- KeyBackend ----------------------------------------------------------------------
 
     async def open(self) -> None:
         self._prepare_directory()
-        self._keys = [self._load(path) for path in sorted(self.key_dir.glob("*.pem"))]
-        candidates = [k for k in self._keys if k.published.alg is self.alg]
-        if not candidates:
-            path = write_private_key(self.key_dir, self.alg,
-                                     generate_private_key(self.alg, self.rsa_key_bits))
-            candidates = [self._load(path)]
-            self._keys.append(candidates[0])
-        # Names sort by time stamp, so the last one is the newest key for this algorithm.
-        self._signing = max(candidates, key=lambda k: k.path.name)
+        async with self.ring_lock():
+            snapshot = await self.read_ring()
+            if active_key(snapshot.records, self.alg.name) is None:
+                snapshot = await self._bootstrap(snapshot)
+        self.use_ring(snapshot)
+
+    def signing_key(self) -> LocalSigningKey:
+        if self._signing is None:
+            raise KeyUnavailableError(f"no active {self.alg.name} key in the ring")
+        return self._signing
+
+    def published_keys(self) -> list[PublishedKey]:
+        return [k.published for k in self._keys.values()]
+
+    async def check_reachable(self) -> None:
+        self.signing_key()  # the key is in memory: only a missing active key can stop signing
+
+    async def aclose(self) -> None:
+        return None
+
+    # --- key ring primitives (used by signet.rotation) -----------------------------------
+
+    @asynccontextmanager
+    async def ring_lock(self) -> AsyncIterator[None]:
+        async with self.ring.lock():
+            yield
+
+    async def read_ring(self) -> RingSnapshot:
+        """The ring as stored, after repairing what a crash may have left. Call under the lock."""
+        if not self.ring.exists():
+            return self._migrate_plain_directory()
+        snapshot = self._read()
+        known = {r.ref for r in snapshot.records}
+        for leftover in self.key_dir.glob(f"*.pem{CREATING_SUFFIX}"):
+            final = leftover.with_name(leftover.name.removesuffix(CREATING_SUFFIX))
+            if final.name in known and not final.exists():
+                _rename_new(leftover, final)  # recorded but not yet renamed
+            else:
+                leftover.unlink()  # never recorded, never published, never signed
+        imported = [p for p in sorted(self.key_dir.glob("*.pem")) if p.name not in known]
+        if not imported:
+            return snapshot
+        records = list(snapshot.records)
+        now = self.clock()
+        for path in imported:
+            key = self._load(path)
+            if any(r.kid == key.published.kid for r in records):
+                continue  # a copy of a key the ring already has
+            records = add_pending(records, key.published.kid, key.published.alg.name, path.name, now)
+        return self.ring.write(snapshot.version, records)
+
+    async def write_ring(self, expected_version: int, records: list[KeyRecord]) -> RingSnapshot:
+        return self.ring.write(expected_version, records)
+
+    async def create_key(self, alg_name: str) -> KeyRecord:
+        """Write a new private key as `.creating`; `key_recorded` renames it once in the ring."""
+        alg = ALGORITHMS[alg_name]
+        now = self.clock()
+        private_key = await asyncio.to_thread(generate_private_key, alg, self.rsa_key_bits)
+        kid = PublishedKey(alg, private_key.public_key()).kid
+        name = key_file_name(alg, now, kid)
+        write_private_key(self.key_dir / (name + CREATING_SUFFIX), private_key)
+        return KeyRecord(kid, alg.name, KeyState.PENDING, created_at=now, ref=name)
+
+    async def key_recorded(self, record: KeyRecord) -> None:
+        path = self.key_dir / record.ref
+        _rename_new(path.with_name(path.name + CREATING_SUFFIX), path)
+
+    async def key_unpublished(self, record: KeyRecord) -> None:
+        return None  # the file stays until deleted by hand; it no longer signs or verifies
+
+    def use_ring(self, snapshot: RingSnapshot) -> None:
+        """Serve exactly the published keys of `snapshot`; sign with its active key."""
+        keys: dict[str, LocalSigningKey] = {}
+        for record in snapshot.records:
+            if record.published:
+                known = self._keys.get(record.kid)
+                keys[record.kid] = known if known else self._load(self.key_dir / record.ref)
+        active = active_key(snapshot.records, self.alg.name)
+        self._keys = keys
+        self._signing = keys.get(active.kid) if active else None
+        self.snapshot = snapshot
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _read(self) -> RingSnapshot:
+        try:
+            return self.ring.read()
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise KeyConfigurationError(SETTING, f"{self.ring.path} is unreadable: {exc}") from None
+
+    def _migrate_plain_directory(self) -> RingSnapshot:
+        """A directory from before keyring.json: the newest key of the configured algorithm
+        stays active; every other key retires (published until its tokens expire)."""
+        now = self.clock()
+        loaded = [self._load(p) for p in sorted(self.key_dir.glob("*.pem"))]
+        ours = [k for k in loaded if k.published.alg is self.alg]
+        newest = max(ours, key=lambda k: k.path.name) if ours else None
+        records: list[KeyRecord] = []
+        for key in loaded:
+            if any(r.kid == key.published.kid for r in records):
+                continue
+            state, extra = ((KeyState.ACTIVE, {"activated_at": now}) if key is newest
+                            else (KeyState.RETIRING, {"activated_at": now, "retiring_at": now}))
+            records.append(replace(KeyRecord(key.published.kid, key.published.alg.name, state,
+                                             created_at=now, ref=key.path.name), **extra))
+        if not records:
+            return RingSnapshot(0, ())
+        return self.ring.write(0, records)
+
+    async def _bootstrap(self, snapshot: RingSnapshot) -> RingSnapshot:
+        """No key signs for the configured algorithm: create one and activate it at once
+        (a key that never signed has no tokens in flight, so there is nothing to wait for)."""
+        record = await self.create_key(self.alg.name)
+        snapshot = self.ring.write(snapshot.version, add_pending(
+            snapshot.records, record.kid, record.alg, record.ref, record.created_at))
+        await self.key_recorded(record)
+        return self.ring.write(snapshot.version, activate(snapshot.records, record.kid, self.clock()))
 
     def _prepare_directory(self) -> None:
         try:
@@ -110,8 +241,7 @@ class LocalKeyBackend:
         if not isinstance(private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
             raise KeyConfigurationError(SETTING, f"{path}: only RSA and EC keys are supported")
         alg = self._algorithm_for(path, private_key.public_key())
-        published = PublishedKey(alg, private_key.public_key())
-        return LocalSigningKey(published, private_key, path)
+        return LocalSigningKey(PublishedKey(alg, private_key.public_key()), private_key, path)
 
     def _algorithm_for(self, path: Path, public_key: object) -> Algorithm:
         prefix = path.stem.split("-", 1)[0]
@@ -129,16 +259,3 @@ class LocalKeyBackend:
         if not algorithm_fits_key(alg, public_key):
             raise KeyConfigurationError(SETTING, f"{path}: the key does not fit {alg.name}")
         return alg
-
-    def signing_key(self) -> LocalSigningKey:
-        assert self._signing is not None, "open() first"
-        return self._signing
-
-    def published_keys(self) -> list[PublishedKey]:
-        return [k.published for k in self._keys]
-
-    async def check_reachable(self) -> None:
-        return None  # the key is in memory: signing cannot fail for lack of a network
-
-    async def aclose(self) -> None:
-        return None

@@ -1,0 +1,152 @@
+"""Drive a backend's key ring through the rules of signet.keyring.
+
+Every replica runs the same loop. Each pass takes the ring lock, re-reads the ring and
+applies only what is due now, so whichever replica gets the lock first performs a
+transition and the others find nothing left to do. Between passes every replica reloads
+the ring, so none signs with a key that stopped being active for longer than one pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from signet.keyring import (
+    Activate,
+    CreatePending,
+    KeyRecord,
+    KeyState,
+    RotationPolicy,
+    Transition,
+    Unpublish,
+    activate,
+    add_pending,
+    due_transitions,
+    emergency_retire,
+    next_due_at,
+    unpublish,
+)
+from signet.keys.ringfile import RingSnapshot
+
+log = logging.getLogger("signet.rotation")
+
+
+class RotatingBackend(Protocol):
+    """What a key backend offers so that its keys can rotate."""
+
+    snapshot: RingSnapshot
+
+    def ring_lock(self) -> AbstractAsyncContextManager[None]: ...
+    async def read_ring(self) -> RingSnapshot: ...
+    async def write_ring(self, expected_version: int, records: list[KeyRecord]) -> RingSnapshot: ...
+    async def create_key(self, alg_name: str) -> KeyRecord: ...
+    async def key_recorded(self, record: KeyRecord) -> None: ...
+    async def key_unpublished(self, record: KeyRecord) -> None: ...
+    def use_ring(self, snapshot: RingSnapshot) -> None: ...
+
+
+def supports_rotation(backend: object) -> bool:
+    return all(hasattr(backend, name) for name in ("ring_lock", "read_ring", "create_key", "use_ring"))
+
+
+class Rotator:
+    def __init__(self, backend: RotatingBackend, alg_name: str, policy: RotationPolicy,
+                 clock: Callable[[], float] = time.time,
+                 on_change: Callable[[], Awaitable[None] | None] | None = None) -> None:
+        self.backend = backend
+        self.alg_name = alg_name
+        self.policy = policy
+        self.clock = clock
+        self.on_change = on_change
+
+    async def converge(self) -> list[Transition]:
+        """Apply every transition due now; returns what this replica applied."""
+        applied: list[Transition] = []
+        async with self.backend.ring_lock():
+            snapshot = await self.backend.read_ring()
+            now = self.clock()
+            while transitions := due_transitions(snapshot.records, self.alg_name, self.policy, now):
+                for transition in transitions:
+                    snapshot = await self._apply(snapshot, transition, now)
+                    applied.append(transition)
+        await self._use(snapshot)
+        return applied
+
+    async def reload(self) -> None:
+        async with self.backend.ring_lock():
+            snapshot = await self.backend.read_ring()
+        await self._use(snapshot)
+
+    async def rotate_now(self) -> KeyRecord:
+        """Start a rotation: publish a new pending key; it signs once the publish lead has passed."""
+        async with self.backend.ring_lock():
+            snapshot = await self.backend.read_ring()
+            snapshot = await self._apply(snapshot, CreatePending(self.alg_name), self.clock())
+        await self._use(snapshot)
+        return snapshot.records[-1]
+
+    async def retire(self, kid: str) -> KeyRecord:
+        """Emergency: stop signing and publishing `kid` now. Its tokens stop verifying."""
+        async with self.backend.ring_lock():
+            snapshot = await self.backend.read_ring()
+            records = emergency_retire(snapshot.records, kid, self.clock())
+            snapshot = await self.backend.write_ring(snapshot.version, records)
+            record = next(r for r in snapshot.records if r.kid == kid)
+            await self.backend.key_unpublished(record)
+        self._log("emergency retire", record)
+        await self._use(snapshot)
+        return record
+
+    async def run(self, interval: float) -> None:
+        """Converge and reload forever, waking at least every `interval` seconds."""
+        while True:
+            try:
+                await self.converge()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep rotating after a transient failure; the next pass retries
+                log.exception("key rotation pass failed")
+            due = next_due_at(self.backend.snapshot.records, self.alg_name, self.policy)
+            wait = interval if due is None else min(interval, max(0.05, due - self.clock()))
+            await asyncio.sleep(wait)
+
+    async def _apply(self, snapshot: RingSnapshot, transition: Transition, now: float) -> RingSnapshot:
+        backend = self.backend
+        if isinstance(transition, CreatePending):
+            record = await backend.create_key(transition.alg)
+            snapshot = await backend.write_ring(snapshot.version, add_pending(
+                snapshot.records, record.kid, record.alg, record.ref, now))
+            await backend.key_recorded(record)
+            self._log("key created and published (pending)", record)
+        elif isinstance(transition, Activate):
+            snapshot = await backend.write_ring(snapshot.version,
+                                                activate(snapshot.records, transition.kid, now))
+            for record in snapshot.records:
+                if record.kid == transition.kid:
+                    self._log("key activated (signing)", record)
+                elif record.state is KeyState.RETIRING and record.retiring_at == now:
+                    self._log("key retiring (published, not signing)", record)
+        elif isinstance(transition, Unpublish):
+            snapshot = await backend.write_ring(snapshot.version,
+                                                unpublish(snapshot.records, transition.kid, now))
+            record = next(r for r in snapshot.records if r.kid == transition.kid)
+            await backend.key_unpublished(record)
+            self._log("key retired (unpublished)", record)
+        return snapshot
+
+    async def _use(self, snapshot: RingSnapshot) -> None:
+        changed = snapshot.version != self.backend.snapshot.version
+        self.backend.use_ring(snapshot)
+        if changed and self.on_change is not None:
+            result = self.on_change()
+            if result is not None:
+                await result
+
+    @staticmethod
+    def _log(event: str, record: KeyRecord) -> None:
+        log.info(event, extra={"fields": {"event": "key_" + record.state.value, "kid": record.kid,
+                                          "alg": record.alg, "state": record.state.value}})
