@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 
+from app.keys_cli import add_keys_parser
 from app.settings import ConfigurationError, Settings, load_settings
 from signet.keys.base import KeyConfigurationError
 
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         handler=_jwks)
     commands.add_parser("check", help="validate settings and reach the signing key").set_defaults(
         handler=_check)
+    add_keys_parser(commands)
     return parser
 
 

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
 from app.backends import build_backend
+from app.errors import install_error_handlers
 from app.jwks import JwksDocument, strong_etag
 from app.logs import configure_logging
-from app.routes import health, well_known
+from app.rotation import build_rotator, rotating
+from app.routes import admin, health, well_known
 from app.settings import ConfigurationError, Settings, load_settings
 from signet import __version__
 from signet.keys.base import KeyBackend, KeyConfigurationError
@@ -54,32 +56,41 @@ def publish(app: FastAPI, backend: KeyBackend, settings: Settings) -> None:
 def create_app(settings: Settings | None = None, backend: KeyBackend | None = None) -> SignetApp:
     @asynccontextmanager
     async def lifespan(app: SignetApp) -> AsyncIterator[None]:
-        try:
-            active_settings = settings or load_settings()
-            keys = backend or build_backend(active_settings)
-            await keys.open()
-        except (ConfigurationError, KeyConfigurationError) as exc:
-            app.startup_error = str(exc)
-            raise
-        configure_logging(active_settings.log_level)
-        app.state.settings = active_settings
-        app.state.keys = keys
-        app.state.signer = JwsSigner(keys)
-        publish(app, keys, active_settings)
-        signing = keys.signing_key().published
-        log.info("issuer ready", extra={"fields": {
-            "issuer": active_settings.issuer_url, "backend": keys.name, "alg": signing.alg.name,
-            "kid": signing.kid, "published_kids": list(app.state.jwks.kids)}})
-        try:
+        async with AsyncExitStack() as stack:
+            try:
+                active_settings = settings or load_settings()
+                configure_logging(active_settings.log_level)
+                keys = backend or build_backend(active_settings)
+                await keys.open()
+                stack.push_async_callback(keys.aclose)
+                app.state.settings = active_settings
+                app.state.keys = keys
+                app.state.signer = JwsSigner(keys)
+                publish(app, keys, active_settings)
+                app.state.rotator = build_rotator(
+                    active_settings, keys, on_change=lambda: publish(app, keys, active_settings))
+                await stack.enter_async_context(rotating(app.state.rotator, active_settings))
+            except (ConfigurationError, KeyConfigurationError) as exc:
+                app.startup_error = str(exc)
+                raise
+            _log_ready(app, keys, active_settings)
             yield
-        finally:
-            await keys.aclose()
 
     app = SignetApp(title="Signet issuer", version=__version__, lifespan=lifespan,
                     summary="Sign centrally, verify everywhere: JWT access tokens signed in KMS.")
     app.include_router(well_known.router)
     app.include_router(health.router)
+    app.include_router(admin.router)
+    install_error_handlers(app)
     return app
+
+
+def _log_ready(app: FastAPI, keys: KeyBackend, settings: Settings) -> None:
+    signing = keys.signing_key().published
+    log.info("issuer ready", extra={"fields": {
+        "issuer": settings.issuer_url, "backend": keys.name, "alg": signing.alg.name,
+        "kid": signing.kid, "published_kids": list(app.state.jwks.kids),
+        "rotation": "on" if app.state.rotator else "off"}})
 
 
 app = create_app()

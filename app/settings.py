@@ -7,16 +7,20 @@ problem into a ConfigurationError whose message starts with the variable to fix.
 from __future__ import annotations
 
 import ipaddress
+import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from signet.algorithms import ALGORITHMS, DEFAULT_ALGORITHM
 
 ENV_PREFIX = "SIGNET_"
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class ConfigurationError(Exception):
@@ -40,8 +44,8 @@ class Settings(BaseSettings):
     # Where the issuer listens (used by `signet serve`) and the issuer URL it announces.
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    issuer: str | None = None  # default: http://<host>:<port>
     allow_http_issuer: bool = False  # http:// issuer outside loopback: only behind TLS you trust
+    issuer: str | None = None  # default: http://<host>:<port>
 
     key_backend: Literal["local", "kms"] = "local"
     signing_alg: str = DEFAULT_ALGORITHM
@@ -56,8 +60,16 @@ class Settings(BaseSettings):
     kms_max_concurrency: int = Field(64, ge=1, le=1000)
 
     redis_url: str | None = None
+    admin_token: SecretStr | None = None  # unset: no admin API at all
 
     jwks_max_age: int = Field(300, ge=0, le=86400)
+
+    # Key rotation (local backend). Durations: seconds, or ISO 8601 such as P30D / PT1H.
+    rotation_period: timedelta = timedelta(days=30)  # 0 = rotate only on demand
+    verifier_max_cache_age: timedelta = timedelta(minutes=10)  # longest JWKS cache of any verifier
+    verifier_leeway: timedelta = timedelta(seconds=30)  # clock skew verifiers accept on exp/nbf
+    max_token_lifetime_seconds: int = Field(3600, ge=1, le=86400)
+    key_ring_reload_seconds: float = Field(10.0, gt=0, le=300)  # how stale a replica's ring may be
     readiness_timeout_seconds: float = Field(2.0, gt=0, le=30)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -68,22 +80,63 @@ class Settings(BaseSettings):
             raise ValueError(f"unsupported algorithm {value!r}; choose one of {', '.join(ALGORITHMS)}")
         return value
 
-    @model_validator(mode="after")
-    def _issuer_url(self) -> Settings:
-        if self.issuer is None:
-            host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
-            object.__setattr__(self, "issuer", f"http://{host}:{self.port}")
-        issuer = str(self.issuer).rstrip("/")
+    @field_validator("rotation_period", "verifier_max_cache_age", "verifier_leeway", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        """Accept 3600, "3600", "90s", "10m", "12h", "30d" as well as ISO 8601 ("P30D")."""
+        if isinstance(value, str):
+            match = _DURATION.fullmatch(value.strip())
+            if match:
+                return float(match[1]) * _UNIT_SECONDS[match[2] or "s"]
+        return value
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        issuer = value.rstrip("/")
         parts = urlsplit(issuer)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError(f"issuer must be an absolute https URL, got {issuer!r}")
         if parts.query or parts.fragment:
             raise ValueError("issuer must not have a query or fragment (RFC 8414 section 2)")
-        if parts.scheme == "http" and not (is_loopback_host(parts.hostname) or self.allow_http_issuer):
+        allow_http = info.data.get("allow_http_issuer", False)
+        if parts.scheme == "http" and not (is_loopback_host(parts.hostname) or allow_http):
             raise ValueError("issuer must use https outside loopback"
                              " (SIGNET_ALLOW_HTTP_ISSUER=true if TLS ends in front of Signet)")
-        object.__setattr__(self, "issuer", issuer)
+        return issuer
+
+    @model_validator(mode="after")
+    def _default_issuer(self) -> Settings:
+        if self.issuer is None:
+            host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+            object.__setattr__(self, "issuer", f"http://{host}:{self.port}")
         return self
+
+    @model_validator(mode="after")
+    def _rotation_fits(self) -> Settings:
+        period = self.rotation_period.total_seconds()
+        lead = self.publish_lead_seconds
+        if period < 0:
+            raise ValueError("SIGNET_ROTATION_PERIOD must not be negative")
+        if 0 < period <= lead:
+            raise ValueError(f"SIGNET_ROTATION_PERIOD ({period:g}s) must be longer than the publish"
+                             f" lead ({lead:g}s = max(SIGNET_VERIFIER_MAX_CACHE_AGE, SIGNET_JWKS_MAX_AGE)"
+                             " + SIGNET_KEY_RING_RELOAD_SECONDS): a key is published before it signs")
+        return self
+
+    @property
+    def publish_lead_seconds(self) -> float:
+        """A new key signs only after every verifier (and every replica) can know it."""
+        cache = max(self.verifier_max_cache_age.total_seconds(), float(self.jwks_max_age))
+        return cache + self.key_ring_reload_seconds
+
+    @property
+    def retire_after_seconds(self) -> float:
+        """An old key stays published until the last token it signed has expired everywhere."""
+        return (self.max_token_lifetime_seconds + self.verifier_leeway.total_seconds()
+                + self.key_ring_reload_seconds)
 
     @property
     def issuer_url(self) -> str:
@@ -98,6 +151,7 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = [str(part) for part in error.get("loc", ()) if part != "__root__"]
-        setting = ENV_PREFIX + (loc[0].upper() if loc else "ISSUER")
         message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
-        raise ConfigurationError(f"{setting}: {message}") from None
+        if not loc:  # a rule across settings: its message names them itself
+            raise ConfigurationError(message) from None
+        raise ConfigurationError(f"{ENV_PREFIX}{loc[0].upper()}: {message}") from None

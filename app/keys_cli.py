@@ -1,0 +1,106 @@
+"""`signet keys ...`: look at and steer the key ring of a (possibly running) issuer.
+
+The commands act on the same ring the issuer replicas use (keyring.json under an flock),
+so a running issuer picks the change up within SIGNET_KEY_RING_RELOAD_SECONDS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+
+from app.backends import build_backend
+from app.rotation import build_rotator, rotation_policy
+from app.settings import ConfigurationError, Settings
+from signet.keyring import KeyRecord, KeyState, RotationPolicy
+from signet.rotation import Rotator
+
+
+def _time(value: float | None) -> str:
+    return "-" if value is None else datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _next_step(record: KeyRecord, policy: RotationPolicy) -> str:
+    if record.state is KeyState.PENDING:
+        return f"signs from {_time(record.created_at + policy.publish_lead)}"
+    if record.state is KeyState.RETIRING and record.retiring_at is not None:
+        return f"unpublished at {_time(record.retiring_at + policy.retire_after)}"
+    if record.state is KeyState.ACTIVE and record.activated_at is not None and policy.rotation_period:
+        return f"successor signs from {_time(record.activated_at + policy.rotation_period)}"
+    return "-"
+
+
+async def _open_rotator(settings: Settings) -> Rotator:
+    backend = build_backend(settings)
+    await backend.open()
+    rotator = build_rotator(settings, backend)
+    if rotator is None:
+        await backend.aclose()
+        raise ConfigurationError(f"SIGNET_KEY_BACKEND: the {settings.key_backend} backend has a"
+                                 " fixed key; key ring commands need the local backend")
+    return rotator
+
+
+def record_view(r: KeyRecord, policy: RotationPolicy) -> dict[str, str]:
+    return {"kid": r.kid, "alg": r.alg, "state": r.state.value, "created": _time(r.created_at),
+            "activated": _time(r.activated_at), "next": _next_step(r, policy)}
+
+
+def _rows(rotator: Rotator, policy: RotationPolicy) -> list[dict[str, str]]:
+    return [record_view(r, policy) for r in rotator.backend.snapshot.records]
+
+
+def _print_table(rows: list[dict[str, str]]) -> None:
+    columns = ["kid", "alg", "state", "created", "activated", "next"]
+    widths = {c: max([len(c), *(len(row[c]) for row in rows)]) for c in columns}
+    print("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
+    for row in rows:
+        print("  ".join(row[c].ljust(widths[c]) for c in columns).rstrip())
+
+
+def keys_command(settings: Settings, args: argparse.Namespace) -> int:
+    policy = rotation_policy(settings)
+
+    async def run() -> int:
+        rotator = await _open_rotator(settings)
+        await rotator.reload()
+        if args.keys_command == "rotate":
+            record = await rotator.rotate_now()
+            print(f"created {record.kid} ({record.alg}): published now,"
+                  f" {_next_step(record, policy)}")
+        elif args.keys_command == "retire":
+            if not args.yes:
+                print(f"signet: retiring {args.kid} unpublishes it at once: every unexpired token"
+                      " it signed will be refused by verifiers within one key refresh. If it is"
+                      " the active key, the issuer bootstraps a new key immediately (verifiers"
+                      " that have not refreshed yet may refuse the first tokens). Re-run with --yes.",
+                      file=sys.stderr)
+                return 2
+            if args.kid not in {r.kid for r in rotator.backend.snapshot.records}:
+                raise ConfigurationError(f"no key {args.kid!r} in the ring (see: signet keys list)")
+            record = await rotator.retire(args.kid)
+            print(f"retired {record.kid}: no longer signing or published")
+        else:
+            rows = _rows(rotator, policy)
+            if args.json:
+                print(json.dumps(rows, indent=2))
+            else:
+                _print_table(rows)
+        return 0
+
+    return asyncio.run(run())
+
+
+def add_keys_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    keys = commands.add_parser("keys", help="list, rotate or retire signing keys")
+    sub = keys.add_subparsers(dest="keys_command", required=True)
+    listing = sub.add_parser("list", help="the key ring: kid, alg, state, times")
+    listing.add_argument("--json", action="store_true")
+    sub.add_parser("rotate", help="start a rotation now (new key published, signs after the lead)")
+    retire = sub.add_parser("retire", help="emergency: stop signing and publishing a key now")
+    retire.add_argument("kid")
+    retire.add_argument("--yes", action="store_true", help="confirm; tokens of this key will fail")
+    keys.set_defaults(handler=keys_command)

@@ -1,0 +1,44 @@
+"""Wire the key ring rotation into the issuer: policy from settings, a background loop,
+and the JWKS re-published whenever the ring changes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from app.settings import Settings
+from signet.keyring import RotationPolicy
+from signet.keys.base import KeyBackend
+from signet.rotation import Rotator, supports_rotation
+
+
+def rotation_policy(settings: Settings) -> RotationPolicy:
+    period = settings.rotation_period.total_seconds()
+    return RotationPolicy(publish_lead=settings.publish_lead_seconds,
+                          retire_after=settings.retire_after_seconds,
+                          rotation_period=period or None)
+
+
+def build_rotator(settings: Settings, backend: KeyBackend,
+                  on_change: Callable[[], None] | None = None) -> Rotator | None:
+    """A Rotator for backends that keep a key ring; None for a fixed key (KMS, for now)."""
+    if not supports_rotation(backend):
+        return None
+    return Rotator(backend, settings.signing_alg, rotation_policy(settings),  # type: ignore[arg-type]
+                   on_change=on_change)
+
+
+@asynccontextmanager
+async def rotating(rotator: Rotator | None, settings: Settings) -> AsyncIterator[None]:
+    """Converge once before serving, then keep converging and reloading in the background."""
+    if rotator is None:
+        yield
+        return
+    await rotator.converge()
+    task = asyncio.create_task(rotator.run(settings.key_ring_reload_seconds), name="signet-rotation")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,72 @@
+"""Admin API for the key ring. Off (404) unless SIGNET_ADMIN_TOKEN is set; then every call
+needs `Authorization: Bearer <admin token>` (compared in constant time)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from app.errors import ApiError
+from app.keys_cli import record_view
+from app.rotation import rotation_policy
+from signet.rotation import Rotator
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode()).digest()
+
+
+async def require_admin(request: Request) -> None:
+    expected = request.app.state.settings.admin_token
+    if expected is None:
+        raise ApiError(404, "not_found", "the admin API is off (set SIGNET_ADMIN_TOKEN)")
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    # Hashing first makes the comparison constant-time whatever the lengths.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+            _digest(presented), _digest(expected.get_secret_value())):
+        raise ApiError(401, "invalid_token", "admin token required",
+                       headers={"WWW-Authenticate": 'Bearer realm="signet-admin", error="invalid_token"'})
+
+
+def _rotator(request: Request) -> Rotator:
+    rotator: Rotator | None = request.app.state.rotator
+    if rotator is None:
+        raise ApiError(409, "unsupported", "this key backend has a fixed key; it does not rotate")
+    return rotator
+
+
+def _ring(request: Request, rotator: Rotator) -> JSONResponse:
+    policy = rotation_policy(request.app.state.settings)
+    return JSONResponse({"keys": [record_view(r, policy) for r in rotator.backend.snapshot.records]},
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.get("/keys", dependencies=[Depends(require_admin)], summary="The key ring")
+async def list_keys(request: Request) -> JSONResponse:
+    rotator = _rotator(request)
+    await rotator.reload()
+    return _ring(request, rotator)
+
+
+@router.post("/keys/rotate", dependencies=[Depends(require_admin)], summary="Start a rotation now")
+async def rotate(request: Request) -> JSONResponse:
+    rotator = _rotator(request)
+    await rotator.rotate_now()
+    return _ring(request, rotator)
+
+
+@router.post("/keys/{kid}/retire", dependencies=[Depends(require_admin)],
+             summary="Emergency: stop signing and publishing a key now")
+async def retire(kid: str, request: Request) -> JSONResponse:
+    rotator = _rotator(request)
+    await rotator.reload()
+    if kid not in {r.kid for r in rotator.backend.snapshot.records}:
+        raise ApiError(404, "not_found", f"no key {kid!r}")
+    await rotator.retire(kid)
+    await rotator.converge()  # never leave the issuer without a signing key
+    return _ring(request, rotator)

@@ -1,0 +1,149 @@
+"""Rotation seen from outside: the running issuer re-publishes its JWKS as the ring changes,
+whether the change comes from its own schedule, the `signet keys` CLI or the admin API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.processes import start_issuer
+
+FAST = {  # publish lead = max(1, 1) + 0.2 = 1.2 s; retire after = 1 + 1 + 0.2 = 2.2 s
+    "SIGNET_VERIFIER_MAX_CACHE_AGE": "1", "SIGNET_JWKS_MAX_AGE": "1",
+    "SIGNET_KEY_RING_RELOAD_SECONDS": "0.2", "SIGNET_MAX_TOKEN_LIFETIME_SECONDS": "1",
+    "SIGNET_VERIFIER_LEEWAY": "1",
+}
+LEAD, RETIRE_AFTER = 1.2, 2.2
+
+
+def _kids(base: str) -> list[str]:
+    return [k["kid"] for k in httpx.get(base + "/.well-known/jwks.json").json()["keys"]]
+
+
+def _signing(base: str) -> str:
+    return str(httpx.get(base + "/readyz").json()["kid"])
+
+
+def _until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)
+
+
+def _cli(key_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "SIGNET_LOCAL_KEY_DIR": str(key_dir), **FAST}
+    return subprocess.run([sys.executable, "-m", "app", "keys", *args], capture_output=True,
+                          text=True, env=env, check=False, timeout=60)
+
+
+def test_cli_rotation_and_retire_reach_the_running_issuer(tmp_path: Path) -> None:
+    service, base = start_issuer({"SIGNET_LOCAL_KEY_DIR": str(tmp_path),
+                                  "SIGNET_ROTATION_PERIOD": "0", **FAST})
+    try:
+        old = _signing(base)
+        assert _kids(base) == [old]
+        rotated = _cli(tmp_path, "rotate")
+        assert rotated.returncode == 0, rotated.stderr
+        new = rotated.stdout.split()[1]
+        _until(lambda: _kids(base) == [old, new])  # published by the running issuer...
+        states = {r["kid"]: r["state"] for r in json.loads(_cli(tmp_path, "list", "--json").stdout)}
+        assert states == {old: "active", new: "pending"}
+        _until(lambda: _signing(base) == new)  # ...and signing only after the lead
+        assert old in _kids(base), "the previous key stays published while its tokens live"
+
+        refused = _cli(tmp_path, "retire", old)
+        assert refused.returncode == 2 and "--yes" in refused.stderr
+        assert old in _kids(base)
+        assert _cli(tmp_path, "retire", old, "--yes").returncode == 0
+        _until(lambda: _kids(base) == [new])
+        table = _cli(tmp_path, "list").stdout.splitlines()
+        assert table[0].split()[:3] == ["KID", "ALG", "STATE"]
+        assert any(line.startswith(old) and " retired " in line for line in table)
+    finally:
+        service.stop()
+
+
+def test_scheduled_rotation_keeps_the_timing_rules(tmp_path: Path) -> None:
+    """Three automatic rotations; the issuer's own records prove publish-before-sign and
+    keep-until-expired, whatever the load on this machine."""
+    service, base = start_issuer({"SIGNET_LOCAL_KEY_DIR": str(tmp_path),
+                                  "SIGNET_ROTATION_PERIOD": "2", **FAST})
+    try:
+        first = _signing(base)
+        seen_signing = [first]
+
+        def rotated_three_times() -> bool:
+            kid = _signing(base)
+            if kid != seen_signing[-1]:
+                seen_signing.append(kid)
+            return len(seen_signing) >= 4
+
+        _until(rotated_three_times, timeout=60)
+        ring = json.loads((tmp_path / "keyring.json").read_text())["keys"]
+        by_kid = {k["kid"]: k for k in ring}
+        for kid in seen_signing[1:]:
+            key = by_kid[kid]
+            assert key["activated_at"] - key["created_at"] >= LEAD, key
+        for key in ring:
+            if key["retired_at"] is not None:
+                assert key["retired_at"] - key["retiring_at"] >= RETIRE_AFTER, key
+        _until(lambda: first not in _kids(base), timeout=30)
+        assert by_kid[first]["state"] in ("retiring", "retired")
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="module")
+def admin_issuer(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    service, base = start_issuer({"SIGNET_LOCAL_KEY_DIR": str(tmp_path_factory.mktemp("k")),
+                                  "SIGNET_ADMIN_TOKEN": "admin-secret-for-tests",
+                                  "SIGNET_ROTATION_PERIOD": "0", **FAST})
+    yield base
+    service.stop()
+
+
+def test_admin_api_is_off_without_a_token(tmp_path: Path) -> None:
+    service, base = start_issuer({"SIGNET_LOCAL_KEY_DIR": str(tmp_path)})
+    try:
+        response = httpx.get(base + "/admin/keys", headers={"Authorization": "Bearer anything"})
+        assert response.status_code == 404
+        assert response.json()["error"] == "not_found"
+    finally:
+        service.stop()
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic YWRtaW4=", "Bearer",
+                                    "Bearer admin-secret-for-tests-and-more"])
+def test_admin_api_refuses_bad_credentials(admin_issuer: str, header: str | None) -> None:
+    headers = {"Authorization": header} if header else {}
+    response = httpx.post(admin_issuer + "/admin/keys/rotate", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_token"
+    assert response.headers["www-authenticate"].startswith("Bearer realm=")
+
+
+def test_admin_api_rotates_and_retires(admin_issuer: str) -> None:
+    auth = {"Authorization": "Bearer admin-secret-for-tests"}
+    ring = httpx.get(admin_issuer + "/admin/keys", headers=auth).json()["keys"]
+    assert [k["state"] for k in ring] == ["active"]
+    old = ring[0]["kid"]
+    ring = httpx.post(admin_issuer + "/admin/keys/rotate", headers=auth).json()["keys"]
+    assert [k["state"] for k in ring] == ["active", "pending"]
+    new = ring[1]["kid"]
+    assert _kids(admin_issuer) == [old, new]
+    _until(lambda: _signing(admin_issuer) == new)
+    missing = httpx.post(admin_issuer + "/admin/keys/nope/retire", headers=auth)
+    assert missing.status_code == 404
+    retired = httpx.post(admin_issuer + f"/admin/keys/{old}/retire", headers=auth)
+    assert retired.status_code == 200
+    assert {k["kid"]: k["state"] for k in retired.json()["keys"]}[old] == "retired"
+    assert _kids(admin_issuer) == [new]
+    assert retired.headers["cache-control"] == "no-store"
