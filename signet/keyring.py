@@ -46,6 +46,14 @@ class KeyRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class RingSnapshot:
+    """The ring as read from its store; `version` changes whenever the ring does."""
+
+    version: int
+    records: tuple[KeyRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RotationPolicy:
     """Timing derived from configuration, never hard-coded.
 

@@ -20,17 +20,18 @@ from signet.keyring import (
     CreatePending,
     KeyRecord,
     KeyState,
+    RingSnapshot,
     RotationPolicy,
     Transition,
     Unpublish,
     activate,
+    active_key,
     add_pending,
     due_transitions,
     emergency_retire,
     next_due_at,
     unpublish,
 )
-from signet.keys.ringfile import RingSnapshot
 
 log = logging.getLogger("signet.rotation")
 
@@ -51,6 +52,28 @@ class RotatingBackend(Protocol):
 
 def supports_rotation(backend: object) -> bool:
     return all(hasattr(backend, name) for name in ("ring_lock", "read_ring", "create_key", "use_ring"))
+
+
+async def ensure_active(backend: RotatingBackend, alg_name: str,
+                        clock: Callable[[], float] = time.time) -> RingSnapshot:
+    """Load the ring and, when nothing signs for `alg_name`, create and activate a key at once.
+
+    Needs no policy: a key that never signed has no tokens in flight, so nothing to wait for.
+    """
+    async with backend.ring_lock():
+        snapshot = await backend.read_ring()
+        if active_key(snapshot.records, alg_name) is None:
+            pending = [r for r in snapshot.records if r.alg == alg_name and r.state is KeyState.PENDING]
+            if not pending:
+                record = await backend.create_key(alg_name)
+                snapshot = await backend.write_ring(snapshot.version, add_pending(
+                    snapshot.records, record.kid, record.alg, record.ref, clock()))
+                await backend.key_recorded(record)
+                pending = [record]
+            snapshot = await backend.write_ring(
+                snapshot.version, activate(snapshot.records, pending[0].kid, clock()))
+    backend.use_ring(snapshot)
+    return snapshot
 
 
 class Rotator:

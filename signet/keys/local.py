@@ -29,9 +29,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from signet import signatures
 from signet.algorithms import ALGORITHMS, Algorithm, KeyFamily, algorithm_fits_key
-from signet.keyring import KeyRecord, KeyState, activate, active_key, add_pending
+from signet.keyring import KeyRecord, KeyState, RingSnapshot, active_key, add_pending
 from signet.keys.base import KeyConfigurationError, KeyUnavailableError, PublishedKey
-from signet.keys.ringfile import RingFile, RingSnapshot
+from signet.keys.ringfile import RingFile
+from signet.rotation import ensure_active
 
 SETTING = "SIGNET_LOCAL_KEY_DIR"
 CREATING_SUFFIX = ".creating"
@@ -98,11 +99,7 @@ class LocalKeyBackend:
 
     async def open(self) -> None:
         self._prepare_directory()
-        async with self.ring_lock():
-            snapshot = await self.read_ring()
-            if active_key(snapshot.records, self.alg.name) is None:
-                snapshot = await self._bootstrap(snapshot)
-        self.use_ring(snapshot)
+        await ensure_active(self, self.alg.name, self.clock)
 
     def signing_key(self) -> LocalSigningKey:
         if self._signing is None:
@@ -207,15 +204,6 @@ class LocalKeyBackend:
         if not records:
             return RingSnapshot(0, ())
         return self.ring.write(0, records)
-
-    async def _bootstrap(self, snapshot: RingSnapshot) -> RingSnapshot:
-        """No key signs for the configured algorithm: create one and activate it at once
-        (a key that never signed has no tokens in flight, so there is nothing to wait for)."""
-        record = await self.create_key(self.alg.name)
-        snapshot = self.ring.write(snapshot.version, add_pending(
-            snapshot.records, record.kid, record.alg, record.ref, record.created_at))
-        await self.key_recorded(record)
-        return self.ring.write(snapshot.version, activate(snapshot.records, record.kid, self.clock()))
 
     def _prepare_directory(self) -> None:
         try:

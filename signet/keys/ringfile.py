@@ -12,22 +12,15 @@ import json
 import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from signet.keyring import KeyRecord, record_from_dict, record_to_dict
+from signet.keyring import KeyRecord, RingSnapshot, record_from_dict, record_to_dict
 
 FORMAT = 1
 
 
 class RingConflict(RuntimeError):
     """The ring changed since it was read: re-read and plan again."""
-
-
-@dataclass(frozen=True, slots=True)
-class RingSnapshot:
-    version: int
-    records: tuple[KeyRecord, ...]
 
 
 class RingFile:
