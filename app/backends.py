@@ -2,22 +2,55 @@
 
 from __future__ import annotations
 
-from app.settings import Settings
+import re
+
+from app.settings import ConfigurationError, Settings
 from signet.algorithms import get_algorithm
 from signet.keys.base import KeyBackend
+
+
+def kms_ring_name(settings: Settings) -> str:
+    """SIGNET_KMS_RING, else the issuer's host and path: aliases allow [A-Za-z0-9/_-]."""
+    if settings.kms_ring:
+        return settings.kms_ring
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(settings.issuer_url)
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", f"{parts.netloc}{parts.path}").strip("-")
 
 
 def build_backend(settings: Settings) -> KeyBackend:
     alg = get_algorithm(settings.signing_alg)
     if settings.key_backend == "kms":
-        from signet.keys.kms import KmsKeyBackend  # aioboto3 is imported only when used
-
-        return KmsKeyBackend(
-            settings.kms_key_id, alg,
-            endpoint_url=settings.kms_endpoint_url, region=settings.kms_region,
-            timeout_seconds=settings.kms_timeout_seconds,
-            max_concurrency=settings.kms_max_concurrency,
-        )
+        return _kms_backend(settings)
     from signet.keys.local import LocalKeyBackend
 
-    return LocalKeyBackend(settings.local_key_dir, alg, settings.local_rsa_key_bits)
+    return LocalKeyBackend(settings.local_key_dir, alg, settings.rsa_key_bits)
+
+
+def _kms_backend(settings: Settings) -> KeyBackend:
+    # aioboto3 and redis are imported only when KMS is used
+    from signet.keys.kms import KmsKeyBackend
+    from signet.keys.kms_client import KmsClient
+
+    alg = get_algorithm(settings.signing_alg)
+    client = KmsClient(endpoint_url=settings.kms_endpoint_url, region=settings.kms_region,
+                       timeout_seconds=settings.kms_timeout_seconds,
+                       max_concurrency=settings.kms_max_concurrency)
+    if settings.kms_key_id:
+        return KmsKeyBackend(settings.kms_key_id, alg, client=client)
+    if not settings.redis_url:
+        raise ConfigurationError(
+            "SIGNET_REDIS_URL: required with SIGNET_KEY_BACKEND=kms and no SIGNET_KMS_KEY_ID"
+            " (Signet then creates and rotates its own KMS keys, and replicas take turns through"
+            " a Redis lock); or set SIGNET_KMS_KEY_ID to sign with one fixed key")
+    import redis.asyncio as redis
+
+    from signet.keys.kms_ring import KmsRingBackend
+    from signet.keys.ringlock import RedisRingLock
+
+    ring = kms_ring_name(settings)
+    lock = RedisRingLock(redis.Redis.from_url(settings.redis_url), f"signet:kms-ring:{ring}:lock")
+    return KmsRingBackend(ring, alg, client=client, lock=lock,
+                          rsa_key_spec=f"RSA_{settings.rsa_key_bits}",
+                          deletion_window_days=settings.kms_deletion_window_days)

@@ -51,9 +51,11 @@ class Settings(BaseSettings):
     signing_alg: str = DEFAULT_ALGORITHM
 
     local_key_dir: Path = Path(".signet/keys")
-    local_rsa_key_bits: Literal[2048, 3072, 4096] = 2048
+    rsa_key_bits: Literal[2048, 3072, 4096] = 2048  # size of RSA keys Signet creates
 
-    kms_key_id: str = ""
+    kms_key_id: str = ""  # a fixed key; unset = Signet creates and rotates its own keys
+    kms_ring: str | None = None  # names the managed keys' aliases; default from the issuer URL
+    kms_deletion_window_days: int = Field(30, ge=7, le=30)  # retired keys: KMS deletion window
     kms_endpoint_url: str | None = None
     kms_region: str | None = None
     kms_timeout_seconds: float = Field(5.0, gt=0, le=60)

@@ -9,6 +9,7 @@ the ring, so none signs with a key that stopped being active for longer than one
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -41,17 +42,22 @@ class RotatingBackend(Protocol):
 
     snapshot: RingSnapshot
 
-    def ring_lock(self) -> AbstractAsyncContextManager[None]: ...
+    def ring_lock(self) -> AbstractAsyncContextManager[object]: ...
+    async def repair_ring(self) -> None:
+        """Finish or undo what a crash left half-done (under the lock)."""
+        ...
     async def read_ring(self) -> RingSnapshot: ...
     async def write_ring(self, expected_version: int, records: list[KeyRecord]) -> RingSnapshot: ...
     async def create_key(self, alg_name: str) -> KeyRecord: ...
     async def key_recorded(self, record: KeyRecord) -> None: ...
     async def key_unpublished(self, record: KeyRecord) -> None: ...
-    def use_ring(self, snapshot: RingSnapshot) -> None: ...
+    async def use_ring(self, snapshot: RingSnapshot) -> None:
+        """Serve exactly the published keys of `snapshot`; sign with its active key."""
+        ...
 
 
 def supports_rotation(backend: object) -> bool:
-    return all(hasattr(backend, name) for name in ("ring_lock", "read_ring", "create_key", "use_ring"))
+    return all(hasattr(backend, name) for name in ("ring_lock", "repair_ring", "read_ring", "use_ring"))
 
 
 async def ensure_active(backend: RotatingBackend, alg_name: str,
@@ -61,6 +67,7 @@ async def ensure_active(backend: RotatingBackend, alg_name: str,
     Needs no policy: a key that never signed has no tokens in flight, so nothing to wait for.
     """
     async with backend.ring_lock():
+        await backend.repair_ring()
         snapshot = await backend.read_ring()
         if active_key(snapshot.records, alg_name) is None:
             pending = [r for r in snapshot.records if r.alg == alg_name and r.state is KeyState.PENDING]
@@ -72,7 +79,7 @@ async def ensure_active(backend: RotatingBackend, alg_name: str,
                 pending = [record]
             snapshot = await backend.write_ring(
                 snapshot.version, activate(snapshot.records, pending[0].kid, clock()))
-    backend.use_ring(snapshot)
+    await backend.use_ring(snapshot)
     return snapshot
 
 
@@ -90,6 +97,7 @@ class Rotator:
         """Apply every transition due now; returns what this replica applied."""
         applied: list[Transition] = []
         async with self.backend.ring_lock():
+            await self.backend.repair_ring()
             snapshot = await self.backend.read_ring()
             now = self.clock()
             while transitions := due_transitions(snapshot.records, self.alg_name, self.policy, now):
@@ -100,9 +108,8 @@ class Rotator:
         return applied
 
     async def reload(self) -> None:
-        async with self.backend.ring_lock():
-            snapshot = await self.backend.read_ring()
-        await self._use(snapshot)
+        """Pick up changes other replicas made (reading needs no lock)."""
+        await self._use(await self.backend.read_ring())
 
     async def rotate_now(self) -> KeyRecord:
         """Start a rotation: publish a new pending key; it signs once the publish lead has passed."""
@@ -131,8 +138,11 @@ class Rotator:
                 await self.converge()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # keep rotating after a transient failure; the next pass retries
-                log.exception("key rotation pass failed")
+            except Exception as exc:  # keep serving; the next pass retries
+                log.warning("key rotation pass failed; still signing with the ring as last read",
+                            extra={"fields": {"error": f"{type(exc).__name__}: {exc}"}})
+                with contextlib.suppress(Exception):
+                    await self.reload()  # reading needs no lock: follow other replicas anyway
             due = next_due_at(self.backend.snapshot.records, self.alg_name, self.policy)
             wait = interval if due is None else min(interval, max(0.05, due - self.clock()))
             await asyncio.sleep(wait)
@@ -163,7 +173,7 @@ class Rotator:
 
     async def _use(self, snapshot: RingSnapshot) -> None:
         changed = snapshot.version != self.backend.snapshot.version
-        self.backend.use_ring(snapshot)
+        await self.backend.use_ring(snapshot)
         if changed and self.on_change is not None:
             result = self.on_change()
             if result is not None:

@@ -128,7 +128,9 @@ def _start_failure(env: dict[str, str]) -> str:
     [
         ({"SIGNET_SIGNING_ALG": "HS256"}, "SIGNET_SIGNING_ALG: unsupported algorithm 'HS256'"),
         ({"SIGNET_KEY_BACKEND": "vault"}, "SIGNET_KEY_BACKEND: Input should be 'local' or 'kms'"),
-        ({"SIGNET_KEY_BACKEND": "kms"}, "SIGNET_KMS_KEY_ID: required"),
+        ({"SIGNET_KEY_BACKEND": "kms", "SIGNET_REDIS_URL": ""}, "SIGNET_REDIS_URL: required with"),
+        ({"SIGNET_KEY_BACKEND": "kms", "SIGNET_KMS_DELETION_WINDOW_DAYS": "3"},
+         "SIGNET_KMS_DELETION_WINDOW_DAYS: Input should be greater than or equal to 7"),
         ({"SIGNET_ISSUER": "http://issuer.example"}, "SIGNET_ISSUER: issuer must use https"),
         ({"SIGNET_LOCAL_KEY_DIR": "/proc/signet-keys"}, "SIGNET_LOCAL_KEY_DIR: cannot create"),
         ({"SIGNET_KEY_BACKEND": "kms", "SIGNET_KMS_KEY_ID": "alias/x",

@@ -59,7 +59,7 @@ async def test_disabled_and_missing_keys(kms, moto_endpoint, moto_session) -> No
         await _backend(key_id, "ES256", moto_endpoint, moto_session).open()
     with pytest.raises(KeyConfigurationError, match="SIGNET_KMS_KEY_ID: KMS key 'alias/nope' not found"):
         await _backend("alias/nope", "ES256", moto_endpoint, moto_session).open()
-    with pytest.raises(KeyConfigurationError, match="SIGNET_KMS_KEY_ID: required"):
+    with pytest.raises(KeyConfigurationError, match="SIGNET_KMS_KEY_ID: empty"):
         await _backend("", "ES256", moto_endpoint, moto_session).open()
 
 

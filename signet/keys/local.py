@@ -123,9 +123,13 @@ class LocalKeyBackend:
             yield
 
     async def read_ring(self) -> RingSnapshot:
-        """The ring as stored, after repairing what a crash may have left. Call under the lock."""
+        return self._read() if self.ring.exists() else RingSnapshot(0, ())
+
+    async def repair_ring(self) -> None:
+        """Repair what a crash may have left, adopt imported files. Call under the lock."""
         if not self.ring.exists():
-            return self._migrate_plain_directory()
+            self._migrate_plain_directory()
+            return
         snapshot = self._read()
         known = {r.ref for r in snapshot.records}
         for leftover in self.key_dir.glob(f"*.pem{CREATING_SUFFIX}"):
@@ -135,16 +139,14 @@ class LocalKeyBackend:
             else:
                 leftover.unlink()  # never recorded, never published, never signed
         imported = [p for p in sorted(self.key_dir.glob("*.pem")) if p.name not in known]
-        if not imported:
-            return snapshot
         records = list(snapshot.records)
-        now = self.clock()
         for path in imported:
             key = self._load(path)
-            if any(r.kid == key.published.kid for r in records):
-                continue  # a copy of a key the ring already has
-            records = add_pending(records, key.published.kid, key.published.alg.name, path.name, now)
-        return self.ring.write(snapshot.version, records)
+            if not any(r.kid == key.published.kid for r in records):  # else a copy of a known key
+                records = add_pending(records, key.published.kid, key.published.alg.name,
+                                      path.name, self.clock())
+        if len(records) != len(snapshot.records):
+            self.ring.write(snapshot.version, records)
 
     async def write_ring(self, expected_version: int, records: list[KeyRecord]) -> RingSnapshot:
         return self.ring.write(expected_version, records)
@@ -166,7 +168,7 @@ class LocalKeyBackend:
     async def key_unpublished(self, record: KeyRecord) -> None:
         return None  # the file stays until deleted by hand; it no longer signs or verifies
 
-    def use_ring(self, snapshot: RingSnapshot) -> None:
+    async def use_ring(self, snapshot: RingSnapshot) -> None:
         """Serve exactly the published keys of `snapshot`; sign with its active key."""
         keys: dict[str, LocalSigningKey] = {}
         for record in snapshot.records:
@@ -186,7 +188,7 @@ class LocalKeyBackend:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise KeyConfigurationError(SETTING, f"{self.ring.path} is unreadable: {exc}") from None
 
-    def _migrate_plain_directory(self) -> RingSnapshot:
+    def _migrate_plain_directory(self) -> None:
         """A directory from before keyring.json: the newest key of the configured algorithm
         stays active; every other key retires (published until its tokens expire)."""
         now = self.clock()
@@ -201,9 +203,8 @@ class LocalKeyBackend:
                             else (KeyState.RETIRING, {"activated_at": now, "retiring_at": now}))
             records.append(replace(KeyRecord(key.published.kid, key.published.alg.name, state,
                                              created_at=now, ref=key.path.name), **extra))
-        if not records:
-            return RingSnapshot(0, ())
-        return self.ring.write(0, records)
+        if records:
+            self.ring.write(0, records)
 
     def _prepare_directory(self) -> None:
         try:
