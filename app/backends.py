@@ -36,6 +36,7 @@ def _kms_backend(settings: Settings) -> KeyBackend:
     alg = get_algorithm(settings.signing_alg)
     client = KmsClient(endpoint_url=settings.kms_endpoint_url, region=settings.kms_region,
                        timeout_seconds=settings.kms_timeout_seconds,
+                       deadline_seconds=settings.kms_deadline_seconds,
                        max_concurrency=settings.kms_max_concurrency)
     if settings.kms_key_id:
         return KmsKeyBackend(settings.kms_key_id, alg, client=client)

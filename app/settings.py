@@ -58,7 +58,8 @@ class Settings(BaseSettings):
     kms_deletion_window_days: int = Field(30, ge=7, le=30)  # retired keys: KMS deletion window
     kms_endpoint_url: str | None = None
     kms_region: str | None = None
-    kms_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    kms_timeout_seconds: float = Field(5.0, gt=0, le=60)  # per attempt (connect, read)
+    kms_deadline_seconds: float = Field(8.0, gt=0, le=120)  # per call, retries included
     kms_max_concurrency: int = Field(64, ge=1, le=1000)
 
     redis_url: str | None = None

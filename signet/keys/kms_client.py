@@ -41,11 +41,13 @@ def digest(alg: Algorithm, data: bytes) -> bytes:
 
 class KmsClient:
     def __init__(self, *, endpoint_url: str | None = None, region: str | None = None,
-                 timeout_seconds: float = 5.0, max_concurrency: int = 64,
-                 session: aioboto3.Session | None = None) -> None:
+                 timeout_seconds: float = 5.0, deadline_seconds: float = 8.0,
+                 max_concurrency: int = 64, session: aioboto3.Session | None = None) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
         self.timeout_seconds = timeout_seconds
+        # botocore retries throttling and 5xx with backoff and jitter; this bounds the whole.
+        self.deadline_seconds = deadline_seconds
         self._session = session or aioboto3.Session()
         # Bounds this process's share of the account-wide KMS request quotas.
         self._concurrency = asyncio.Semaphore(max_concurrency)
@@ -96,9 +98,11 @@ class KmsClient:
     async def call(self, operation: str, client: str = "kms", **params: Any) -> dict[str, Any]:
         """Call KMS (or the tagging API) while serving; failures are KeyUnavailableError."""
         try:
-            async with self._concurrency:
+            async with asyncio.timeout(self.deadline_seconds), self._concurrency:
                 result: dict[str, Any] = await getattr(getattr(self, client), operation)(**params)
                 return result
+        except TimeoutError as exc:
+            raise KeyUnavailableError(f"KMS {operation} exceeded {self.deadline_seconds:g}s") from exc
         except ClientError as exc:
             raise KeyUnavailableError(f"KMS {operation} failed: {error_code(exc)}") from exc
         except BotoCoreError as exc:

@@ -83,6 +83,16 @@ def start_moto(corrected: bool = True) -> tuple[Service, str]:
     return service, endpoint
 
 
+def start_fault_proxy(upstream: str) -> tuple[Service, str]:
+    """A fault-injecting proxy in front of `upstream` (see fault_proxy.py); returns its URL."""
+    port = free_port()
+    service = Service("fault-proxy", [sys.executable, "-m", "tests.support.fault_proxy",
+                                      "--upstream", upstream, "--port", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    service.wait_http(url + "/__fault__")
+    return service, url
+
+
 def start_issuer(env: Mapping[str, str], wait: bool = True) -> tuple[Service, str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
