@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from signet.algorithms import ALGORITHMS, DEFAULT_ALGORITHM
@@ -56,6 +56,18 @@ class Settings(BaseSettings):
     kms_max_concurrency: int = Field(64, ge=1, le=1000)
 
     redis_url: str | None = None
+    redis_prefix: str = Field("signet:", min_length=1, max_length=64)
+
+    # The token endpoint (issue 3): registry, token lifetimes, request limits, throttling.
+    clients_file: Path = Path(".signet/clients.yaml")
+    token_lifetime_seconds: int = Field(300, ge=1, le=86400)
+    max_token_lifetime_seconds: int = Field(3600, ge=1, le=86400)
+    token_max_body_bytes: int = Field(16384, ge=1024, le=1048576)
+    client_auth_cache_seconds: int = Field(300, ge=0, le=3600)
+    client_assertion_max_lifetime_seconds: int = Field(300, ge=10, le=3600)
+    auth_failures_per_client: int = Field(10, ge=1, le=100000)
+    auth_failures_per_address: int = Field(50, ge=1, le=100000)
+    auth_failure_window_seconds: int = Field(300, ge=1, le=86400)
 
     jwks_max_age: int = Field(300, ge=0, le=86400)
     readiness_timeout_seconds: float = Field(2.0, gt=0, le=30)
@@ -66,6 +78,21 @@ class Settings(BaseSettings):
     def _known_algorithm(cls, value: str) -> str:
         if value not in ALGORITHMS:
             raise ValueError(f"unsupported algorithm {value!r}; choose one of {', '.join(ALGORITHMS)}")
+        return value
+
+    @field_validator("clients_file")
+    @classmethod
+    def _clients_file_format(cls, value: Path) -> Path:
+        if value.suffix not in (".yaml", ".yml", ".toml"):
+            raise ValueError(f"{value}: the name must end in .yaml, .yml or .toml (the file format)")
+        return value
+
+    @field_validator("max_token_lifetime_seconds")
+    @classmethod
+    def _max_covers_default(cls, value: int, info: ValidationInfo) -> int:
+        default = info.data.get("token_lifetime_seconds")
+        if default is not None and value < default:
+            raise ValueError(f"{value} is less than SIGNET_TOKEN_LIFETIME_SECONDS ({default})")
         return value
 
     @model_validator(mode="after")
@@ -89,6 +116,10 @@ class Settings(BaseSettings):
     def issuer_url(self) -> str:
         assert self.issuer is not None
         return self.issuer
+
+    @property
+    def token_endpoint(self) -> str:
+        return self.issuer_url + "/token"
 
 
 def load_settings(**overrides: object) -> Settings:
