@@ -16,7 +16,8 @@ from fastapi import FastAPI
 from app.backends import build_backend
 from app.jwks import JwksDocument, strong_etag
 from app.logs import configure_logging
-from app.routes import health, well_known
+from app.routes import health, token, well_known
+from app.routes.token import TokenEndpoint
 from app.settings import ConfigurationError, Settings, load_settings
 from signet import __version__
 from signet.keys.base import KeyBackend, KeyConfigurationError
@@ -65,6 +66,12 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
         app.state.settings = active_settings
         app.state.keys = keys
         app.state.signer = JwsSigner(keys)
+        try:
+            app.state.token_endpoint = TokenEndpoint.create(active_settings, app.state.signer)
+        except ConfigurationError as exc:
+            app.startup_error = str(exc)
+            await keys.aclose()
+            raise
         publish(app, keys, active_settings)
         signing = keys.signing_key().published
         log.info("issuer ready", extra={"fields": {
@@ -73,12 +80,14 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
         try:
             yield
         finally:
+            await app.state.token_endpoint.aclose()
             await keys.aclose()
 
     app = SignetApp(title="Signet issuer", version=__version__, lifespan=lifespan,
                     summary="Sign centrally, verify everywhere: JWT access tokens signed in KMS.")
     app.include_router(well_known.router)
     app.include_router(health.router)
+    app.include_router(token.router)
     return app
 
 
