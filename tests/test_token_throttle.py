@@ -7,11 +7,14 @@ import uuid
 from pathlib import Path
 
 import redis
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.support.processes import start_issuer, start_redis
-from tests.support.tokens import add_client, audit_lines, post_token
+from tests.support.tokens import add_client, assertion, assertion_form, audit_lines, post_token
 
 CC = {"grant_type": "client_credentials"}
+ISSUER = "https://signet.example"
 
 
 def _registry(tmp_path: Path) -> tuple[dict[str, str], str]:
@@ -22,8 +25,14 @@ def _registry(tmp_path: Path) -> tuple[dict[str, str], str]:
 
 def test_wrong_secrets_are_throttled_across_replicas_through_redis(redis_url: str, tmp_path: Path) -> None:
     env, secret = _registry(tmp_path)
+    key = ec.generate_private_key(ec.SECP384R1())
+    (tmp_path / "k.pem").write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    add_client(env, "k", "--scope", "read", "--audience", "https://api",
+               "--jwks-file", str(tmp_path / "k.pem"))
     prefix = f"signet-test-{uuid.uuid4().hex}:"
-    shared = {**env, "SIGNET_REDIS_URL": redis_url, "SIGNET_REDIS_PREFIX": prefix,
+    # Two replicas of one issuer: the same issuer URL, the same Redis.
+    shared = {**env, "SIGNET_ISSUER": ISSUER, "SIGNET_REDIS_URL": redis_url, "SIGNET_REDIS_PREFIX": prefix,
               "SIGNET_AUTH_FAILURES_PER_CLIENT": "3", "SIGNET_AUTH_FAILURES_PER_ADDRESS": "1000",
               "SIGNET_AUTH_FAILURE_WINDOW_SECONDS": "3600"}
     a, base_a = start_issuer(shared, wait=False)
@@ -44,8 +53,13 @@ def test_wrong_secrets_are_throttled_across_replicas_through_redis(redis_url: st
         assert post_token(base_a, CC, auth=("t", secret)).status_code == 200
         counters = redis.Redis.from_url(redis_url).keys(prefix + "authfail:client:*")
         assert len(counters) == 1
+        # A client assertion accepted by A is a replay at B: the jti record is shared too.
+        signed = assertion(key, "ES384", "k", ISSUER + "/token")
+        assert post_token(base_a, assertion_form(signed)).status_code == 200
+        replayed = post_token(base_b, assertion_form(signed))
+        assert replayed.status_code == 401 and "replay" in replayed.json()["error_description"]
         refused = audit_lines(b, "token_refused")
-        assert [r["status"] for r in refused] == [401, 429] and all(r["client_id"] == "t" for r in refused)
+        assert [(r["status"], r["client_id"]) for r in refused] == [(401, "t"), (429, "t"), (401, "k")]
     finally:
         a.stop()
         b.stop()
