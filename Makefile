@@ -20,7 +20,7 @@ $(VENV)/.stamp-dev: pyproject.toml requirements.lock | $(BIN)/python
 	@touch $@ $(VENV)/.stamp-issuer
 
 run: $(VENV)/.stamp-issuer
-	$(BIN)/signet serve
+	$(BIN)/signet dev
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""The `signet` command (also `python -m app`): run the issuer and inspect its keys."""
+"""The `signet` command (also `python -m app`): run the issuer, inspect its keys, manage clients."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ import asyncio
 import json
 import sys
 
+from app.cli_clients import UsageError
+from app.cli_clients import add_commands as add_client_commands
+from app.clients import RegistryError
 from app.keys_cli import add_keys_parser
 from app.settings import ConfigurationError, Settings, load_settings
 from signet.keys.base import KeyConfigurationError
 
 
-def _serve(settings: Settings, args: argparse.Namespace) -> int:
+def serve(settings: Settings, args: argparse.Namespace, extra_lines: tuple[str, ...] = ()) -> int:
     import uvicorn
 
     base = settings.issuer_url
@@ -20,10 +23,18 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
           f" algorithm: {settings.signing_alg})")
     print(f"  public keys:  curl -s {base}/.well-known/jwks.json")
     print(f"  discovery:    curl -s {base}/.well-known/openid-configuration")
-    print(f"  readiness:    curl -s {base}/readyz", flush=True)
+    print(f"  readiness:    curl -s {base}/readyz", flush=not extra_lines)
+    for line in extra_lines:
+        print(line, flush=True)
     uvicorn.run("app.main:app", host=settings.host, port=settings.port,
                 log_level=settings.log_level, proxy_headers=args.proxy_headers)
     return 0
+
+
+def dev(settings: Settings, args: argparse.Namespace) -> int:
+    from app.dev import demo_lines
+
+    return serve(settings, args, demo_lines(settings))
 
 
 async def _open_backend(settings: Settings):  # type: ignore[no-untyped-def]
@@ -66,14 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="signet", description="Signet issuer. Configured by SIGNET_* environment variables.")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the issuer (SIGNET_HOST, SIGNET_PORT)")
-    serve.add_argument("--proxy-headers", action="store_true",
-                       help="trust X-Forwarded-* from the proxy in front")
-    serve.set_defaults(handler=_serve)
+    for name, handler, text in (
+            ("serve", serve, "run the issuer (SIGNET_HOST, SIGNET_PORT)"),
+            ("dev", dev, "register a demo client, print curl lines to try, run the issuer")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--proxy-headers", action="store_true",
+                             help="trust X-Forwarded-* from the proxy in front")
+        command.set_defaults(handler=handler)
     commands.add_parser("jwks", help="print the JWKS the issuer would publish").set_defaults(
         handler=_jwks)
     commands.add_parser("check", help="validate settings and reach the signing key").set_defaults(
         handler=_check)
+    add_client_commands(commands)
     add_keys_parser(commands)
     return parser
 
@@ -84,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(load_settings(), args))
     except (ConfigurationError, KeyConfigurationError) as exc:
         print(f"signet: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except (UsageError, RegistryError) as exc:
+        print(f"signet: error: {exc}", file=sys.stderr)
         return 2
 
 

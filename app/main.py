@@ -18,7 +18,8 @@ from app.errors import install_error_handlers
 from app.jwks import JwksDocument, strong_etag
 from app.logs import configure_logging
 from app.rotation import build_rotator, rotating
-from app.routes import admin, health, well_known
+from app.routes import admin, health, token, well_known
+from app.routes.token import TokenEndpoint
 from app.settings import ConfigurationError, Settings, load_settings
 from signet import __version__
 from signet.keys.base import KeyBackend, KeyConfigurationError
@@ -66,6 +67,8 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
                 app.state.settings = active_settings
                 app.state.keys = keys
                 app.state.signer = JwsSigner(keys)
+                app.state.token_endpoint = TokenEndpoint.create(active_settings, app.state.signer)
+                stack.push_async_callback(app.state.token_endpoint.aclose)
                 publish(app, keys, active_settings)
                 app.state.rotator = build_rotator(
                     active_settings, keys, on_change=lambda: publish(app, keys, active_settings))
@@ -80,6 +83,7 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
                     summary="Sign centrally, verify everywhere: JWT access tokens signed in KMS.")
     app.include_router(well_known.router)
     app.include_router(health.router)
+    app.include_router(token.router)
     app.include_router(admin.router)
     install_error_handlers(app)
     return app

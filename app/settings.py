@@ -64,6 +64,18 @@ class Settings(BaseSettings):
 
     redis_url: str | None = None
     admin_token: SecretStr | None = None  # unset: no admin API at all
+    redis_prefix: str = Field("signet:", min_length=1, max_length=64)
+
+    # The token endpoint (issue 3): registry, token lifetimes, request limits, throttling.
+    clients_file: Path = Path(".signet/clients.yaml")
+    token_lifetime_seconds: int = Field(300, ge=1, le=86400)
+    max_token_lifetime_seconds: int = Field(3600, ge=1, le=86400)
+    token_max_body_bytes: int = Field(16384, ge=1024, le=1048576)
+    client_auth_cache_seconds: int = Field(300, ge=0, le=3600)
+    client_assertion_max_lifetime_seconds: int = Field(300, ge=10, le=3600)
+    auth_failures_per_client: int = Field(10, ge=1, le=100000)
+    auth_failures_per_address: int = Field(50, ge=1, le=100000)
+    auth_failure_window_seconds: int = Field(300, ge=1, le=86400)
 
     jwks_max_age: int = Field(300, ge=0, le=86400)
 
@@ -71,7 +83,6 @@ class Settings(BaseSettings):
     rotation_period: timedelta = timedelta(days=30)  # 0 = rotate only on demand
     verifier_max_cache_age: timedelta = timedelta(minutes=10)  # longest JWKS cache of any verifier
     verifier_leeway: timedelta = timedelta(seconds=30)  # clock skew verifiers accept on exp/nbf
-    max_token_lifetime_seconds: int = Field(3600, ge=1, le=86400)
     key_ring_reload_seconds: float = Field(10.0, gt=0, le=300)  # how stale a replica's ring may be
     readiness_timeout_seconds: float = Field(2.0, gt=0, le=30)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -81,6 +92,21 @@ class Settings(BaseSettings):
     def _known_algorithm(cls, value: str) -> str:
         if value not in ALGORITHMS:
             raise ValueError(f"unsupported algorithm {value!r}; choose one of {', '.join(ALGORITHMS)}")
+        return value
+
+    @field_validator("clients_file")
+    @classmethod
+    def _clients_file_format(cls, value: Path) -> Path:
+        if value.suffix not in (".yaml", ".yml", ".toml"):
+            raise ValueError(f"{value}: the name must end in .yaml, .yml or .toml (the file format)")
+        return value
+
+    @field_validator("max_token_lifetime_seconds")
+    @classmethod
+    def _max_covers_default(cls, value: int, info: ValidationInfo) -> int:
+        default = info.data.get("token_lifetime_seconds")
+        if default is not None and value < default:
+            raise ValueError(f"{value} is less than SIGNET_TOKEN_LIFETIME_SECONDS ({default})")
         return value
 
     @field_validator("rotation_period", "verifier_max_cache_age", "verifier_leeway", mode="before")
@@ -145,6 +171,10 @@ class Settings(BaseSettings):
     def issuer_url(self) -> str:
         assert self.issuer is not None
         return self.issuer
+
+    @property
+    def token_endpoint(self) -> str:
+        return self.issuer_url + "/token"
 
 
 def load_settings(**overrides: object) -> Settings:

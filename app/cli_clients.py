@@ -1,0 +1,200 @@
+"""`signet clients ...` and `signet token`: manage the registry file, fetch a token by hand.
+
+Secrets are printed once, when made, and stored only as argon2id hashes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+
+from app.client_secrets import generate_secret, hash_secret
+from app.clients import Client, RegistryError, editing, parse_client, parse_jwks, read_registry
+from app.settings import Settings
+from signet.algorithms import ALGORITHMS, KeyFamily, algorithm_fits_key
+from signet.jwk import public_key_to_jwk
+
+
+class UsageError(Exception):
+    """A command that cannot be carried out; str() is the one line printed."""
+
+
+def _load_key_file(path: Path, key_alg: str | None) -> dict[str, Any]:
+    """A JWKS (JSON) or one PEM public key, as the JWKS the registry stores."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--jwks-file {path}: {exc.strerror}") from None
+    if raw.lstrip().startswith(b"-----BEGIN"):
+        try:
+            public_key = serialization.load_pem_public_key(raw)
+        except ValueError:
+            raise UsageError(f"--jwks-file {path}: not a PEM public key") from None
+        curve_algs = [a for a in ALGORITHMS.values() if a.family is KeyFamily.EC]
+        alg = ALGORITHMS.get(key_alg or "") or next(
+            (a for a in curve_algs if algorithm_fits_key(a, public_key)), None)
+        if alg is None or not algorithm_fits_key(alg, public_key):
+            raise UsageError(f"--jwks-file {path}: name the key's algorithm with --key-alg"
+                             " (an RSA key does not say whether it signs RS256 or PS256)")
+        jwks: Any = {"keys": [public_key_to_jwk(public_key, alg)]}  # type: ignore[arg-type]
+    else:
+        try:
+            jwks = json.loads(raw)
+        except ValueError:
+            raise UsageError(f"--jwks-file {path}: neither JSON nor a PEM public key") from None
+        if isinstance(jwks, dict) and "kty" in jwks:
+            jwks = {"keys": [jwks]}  # a single JWK
+    parse_jwks(jwks, f"--jwks-file {path}")
+    return jwks  # type: ignore[no-any-return]
+
+
+def _print_secret(client_id: str, secret: str | None, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"client_id": client_id, "client_secret": secret}))
+    elif secret is None:
+        print(f"client {client_id} added; it authenticates with private_key_jwt (no secret)")
+    else:
+        print(f"client_id:     {client_id}\nclient_secret: {secret}\n"
+              "(shown once: Signet stores only its hash)")
+
+
+def add(settings: Settings, args: argparse.Namespace) -> int:
+    if args.lifetime is not None and args.lifetime > settings.max_token_lifetime_seconds:
+        raise UsageError(f"--lifetime {args.lifetime} exceeds SIGNET_MAX_TOKEN_LIFETIME_SECONDS"
+                         f" ({settings.max_token_lifetime_seconds})")
+    jwks = _load_key_file(Path(args.jwks_file), args.key_alg) if args.jwks_file else None
+    secret = None if jwks else generate_secret()
+    record: dict[str, Any] = {
+        "scopes": args.scope, "default_scopes": args.default_scope or args.scope,
+        "audiences": args.audience, "token_lifetime_seconds": args.lifetime,
+        "secret_hash": hash_secret(secret) if secret else None, "jwks": jwks}
+    client = _parse(args.client_id, {k: v for k, v in record.items() if v is not None})
+    with editing(settings.clients_file) as clients:
+        if args.client_id in clients:
+            raise UsageError(f"client {args.client_id!r} already exists"
+                             " (remove it, or rotate-secret to get a new secret)")
+        clients[args.client_id] = client
+    _print_secret(args.client_id, secret, args.json)
+    return 0
+
+
+def _parse(client_id: str, record: dict[str, Any]) -> Client:
+    try:
+        return parse_client(client_id, record)
+    except RegistryError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _existing(clients: dict[str, Client], client_id: str) -> Client:
+    if client_id not in clients:
+        raise UsageError(f"no client {client_id!r}")
+    return clients[client_id]
+
+
+def remove(settings: Settings, args: argparse.Namespace) -> int:
+    with editing(settings.clients_file) as clients:
+        _existing(clients, args.client_id)
+        del clients[args.client_id]
+    print(f"client {args.client_id} removed")
+    return 0
+
+
+def rotate_secret(settings: Settings, args: argparse.Namespace) -> int:
+    secret = generate_secret()
+    with editing(settings.clients_file) as clients:
+        client = _existing(clients, args.client_id)
+        if client.keys and not client.secret_hash:
+            raise UsageError(f"client {args.client_id!r} authenticates with private_key_jwt; it has"
+                             " no secret to rotate")
+        clients[args.client_id] = replace(client, secret_hash=hash_secret(secret))
+    _print_secret(args.client_id, secret, args.json)
+    return 0
+
+
+def set_enabled(settings: Settings, args: argparse.Namespace) -> int:
+    with editing(settings.clients_file) as clients:
+        clients[args.client_id] = replace(_existing(clients, args.client_id), enabled=args.enabled)
+    print(f"client {args.client_id} {'enabled' if args.enabled else 'disabled'}")
+    return 0
+
+
+def list_clients(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        clients = read_registry(settings.clients_file)
+    except RegistryError as exc:
+        raise UsageError(str(exc)) from None
+    rows = [{"client_id": c.client_id, "enabled": c.enabled, "auth_methods": list(c.auth_methods),
+             "scopes": list(c.scopes), "default_scopes": list(c.default_scopes),
+             "audiences": list(c.audiences), "token_lifetime_seconds": c.token_lifetime_seconds}
+            for c in sorted(clients.values(), key=lambda c: c.client_id)]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print(f"no clients in {settings.clients_file}")
+    for row in rows:
+        lifetime = row["token_lifetime_seconds"] or "default"
+        print(f"{row['client_id']}  {'enabled' if row['enabled'] else 'DISABLED'}"
+              f"  auth={','.join(row['auth_methods'])}  scopes={' '.join(row['scopes'])}"
+              f"  default={' '.join(row['default_scopes']) or '-'}"
+              f"  audiences={' '.join(row['audiences'])}  lifetime={lifetime}")
+    return 0
+
+
+def token(settings: Settings, args: argparse.Namespace) -> int:
+    from signet.client import TokenRequestError, fetch_token
+
+    issuer = (args.issuer or settings.issuer_url).rstrip("/")
+    try:
+        body = fetch_token(issuer + "/token", args.client_id, args.client_secret, scope=args.scope,
+                           audience=args.audience)
+    except TokenRequestError as exc:
+        raise UsageError(str(exc)) from None
+    except Exception as exc:  # httpx transport errors: say what failed in one line
+        raise UsageError(f"cannot reach {issuer}/token: {type(exc).__name__}: {exc}") from None
+    print(json.dumps(body, indent=2))
+    return 0
+
+
+def add_commands(commands: Any) -> None:
+    clients = commands.add_parser("clients", help="manage the client registry (SIGNET_CLIENTS_FILE)")
+    sub = clients.add_subparsers(dest="clients_command", required=True)
+    add_p = sub.add_parser("add", help="register a client; prints its secret once")
+    add_p.add_argument("client_id")
+    add_p.add_argument("--scope", action="append", required=True, help="allowed scope (repeat)")
+    add_p.add_argument("--audience", action="append", required=True,
+                       help="allowed audience (repeat; the first is the default)")
+    add_p.add_argument("--default-scope", action="append",
+                       help="scope granted when none is requested (repeat; default: every --scope)")
+    add_p.add_argument("--lifetime", type=int, help="token lifetime in seconds for this client")
+    add_p.add_argument("--jwks-file", help="JWKS or PEM public key: the client uses private_key_jwt")
+    add_p.add_argument("--key-alg", choices=list(ALGORITHMS), help="algorithm of an RSA PEM key")
+    add_p.add_argument("--json", action="store_true", help='print {"client_id","client_secret"}')
+    add_p.set_defaults(handler=add)
+    list_p = sub.add_parser("list", help="list clients (never secrets)")
+    list_p.add_argument("--json", action="store_true")
+    list_p.set_defaults(handler=list_clients)
+    remove_p = sub.add_parser("remove", help="delete a client")
+    remove_p.add_argument("client_id")
+    remove_p.set_defaults(handler=remove)
+    rotate_p = sub.add_parser("rotate-secret", help="replace a client's secret; prints the new one once")
+    rotate_p.add_argument("client_id")
+    rotate_p.add_argument("--json", action="store_true")
+    rotate_p.set_defaults(handler=rotate_secret)
+    for name, enabled in (("enable", True), ("disable", False)):
+        toggle = sub.add_parser(name, help=f"{name} a client")
+        toggle.add_argument("client_id")
+        toggle.set_defaults(handler=set_enabled, enabled=enabled)
+
+    token_p = commands.add_parser("token", help="get a token from a running issuer (for debugging)")
+    token_p.add_argument("--client-id", required=True)
+    token_p.add_argument("--client-secret", required=True)
+    token_p.add_argument("--scope", help="space-separated scopes (default: the client's defaults)")
+    token_p.add_argument("--audience", help="audience (default: the client's first)")
+    token_p.add_argument("--issuer", help="issuer URL (default: SIGNET_ISSUER)")
+    token_p.set_defaults(handler=token)

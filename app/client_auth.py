@@ -1,0 +1,134 @@
+"""Client authentication at the token endpoint (RFC 6749 section 2.3, RFC 7523 section 3).
+
+Exactly one method per request: HTTP Basic (`client_secret_basic`), form secret
+(`client_secret_post`) or a signed assertion (`private_key_jwt`). Every failure looks
+the same to the caller ("client authentication failed") whether the client id exists
+or not, costs the same, and counts toward the throttle.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+from app.assertions import JWT_BEARER, AssertionRejected, unverified_client_id, verify_assertion
+from app.client_secrets import SecretVerifier
+from app.clients import CLIENT_ID, Client, ClientRegistry
+from app.form import TokenForm
+from app.oauth_errors import OAuthError, invalid_client, invalid_request
+from app.replay import ReplayCache
+from app.throttle import FailureThrottle
+
+MAX_SECRET_LENGTH = 512
+FAILED = "client authentication failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    method: str  # client_secret_basic | client_secret_post | private_key_jwt
+    client_id: str
+    secret: str | None = None
+    assertion: str | None = None
+
+
+def _basic(authorization: str) -> tuple[str, str]:
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        raise invalid_client("unsupported Authorization scheme; use Basic")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise invalid_client("malformed Basic credentials") from None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon:
+        raise invalid_client("malformed Basic credentials")
+    # RFC 6749 section 2.3.1: both parts are form-urlencoded before base64.
+    return unquote_plus(client_id), unquote_plus(secret)
+
+
+def extract_credentials(authorization: str | None, form: TokenForm) -> Credentials:
+    used = [name for name, present in (
+        ("client_secret_basic", authorization is not None),
+        ("client_secret_post", "client_secret" in form),
+        ("private_key_jwt", "client_assertion" in form or "client_assertion_type" in form),
+    ) if present]
+    if len(used) > 1:
+        raise invalid_request(f"more than one client authentication method ({', '.join(used)});"
+                              " RFC 6749 section 2.3 allows one")
+    form_client_id = form.get("client_id")
+    if not used:
+        raise invalid_client("client authentication required (Basic, client_secret or client_assertion)",
+                             form_client_id)
+    if used[0] == "client_secret_basic":
+        client_id, secret = _basic(authorization or "")
+        if form_client_id is not None and form_client_id != client_id:
+            raise invalid_request("client_id in the form differs from the Basic credentials")
+        return Credentials("client_secret_basic", client_id, secret=secret)
+    if used[0] == "client_secret_post":
+        if form_client_id is None:
+            raise invalid_request("client_secret_post needs client_id")
+        return Credentials("client_secret_post", form_client_id, secret=form.get("client_secret"))
+    assertion_type, assertion = form.get("client_assertion_type"), form.get("client_assertion")
+    if assertion is None or assertion_type is None:
+        raise invalid_request("private_key_jwt needs both client_assertion and client_assertion_type")
+    if assertion_type != JWT_BEARER:
+        raise invalid_client(f"unsupported client_assertion_type; use {JWT_BEARER}", form_client_id)
+    claimed = unverified_client_id(assertion)
+    if claimed is None:
+        raise invalid_client("client assertion is not a JWT with a sub claim", form_client_id)
+    if form_client_id is not None and form_client_id != claimed:
+        raise invalid_request("client_id differs from the client assertion's sub")
+    return Credentials("private_key_jwt", claimed, assertion=assertion)
+
+
+class Authenticator:
+    def __init__(self, registry: ClientRegistry, secrets: SecretVerifier, throttle: FailureThrottle,
+                 replay: ReplayCache, *, assertion_audiences: list[str],
+                 assertion_max_lifetime: int) -> None:
+        self.registry = registry
+        self.secrets = secrets
+        self.throttle = throttle
+        self.replay = replay
+        self.assertion_audiences = assertion_audiences
+        self.assertion_max_lifetime = assertion_max_lifetime
+
+    async def authenticate(self, creds: Credentials, source: str) -> Client:
+        valid_id = bool(CLIENT_ID.fullmatch(creds.client_id))
+        client = self.registry.get(creds.client_id) if valid_id else None
+        known_id = creds.client_id if valid_id else None
+        # A secret that verified moments ago skips the throttle: guesses never hit this cache,
+        # so a client id under attack does not lock out its real, already running owner.
+        if (client is not None and creds.secret is not None
+                and self.secrets.recently_verified(client.client_id, client.secret_hash, creds.secret)):
+            return client
+        retry_after = await self.throttle.retry_after(known_id, source)
+        if retry_after is not None:
+            raise OAuthError("temporarily_unavailable", "too many failed client authentications for"
+                             f" this client or address; retry in {retry_after} s", 429,
+                             {"Retry-After": str(retry_after)}, known_id)
+        try:
+            await self._check(creds, client, valid_id)
+        except OAuthError as exc:
+            await self.throttle.record_failure(known_id, source)
+            exc.client_id = known_id
+            raise
+        assert client is not None
+        return client
+
+    async def _check(self, creds: Credentials, client: Client | None, valid_id: bool) -> None:
+        if creds.secret is not None:
+            secret_ok = len(creds.secret) <= MAX_SECRET_LENGTH and await self.secrets.verify(
+                creds.client_id, client.secret_hash if client else None, creds.secret)
+            if not (secret_ok and valid_id):
+                raise invalid_client(FAILED)
+            return
+        if client is None or not client.keys or creds.assertion is None:
+            raise invalid_client(FAILED)
+        try:
+            await verify_assertion(creds.assertion, client, audiences=self.assertion_audiences,
+                                   max_lifetime=self.assertion_max_lifetime, replay=self.replay)
+        except AssertionRejected as exc:
+            raise invalid_client(str(exc)) from None
+

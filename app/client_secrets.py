@@ -1,0 +1,87 @@
+"""Client secrets: generated here, stored only as argon2id hashes, checked in constant time.
+
+Checking a secret costs one argon2id hash (tens of milliseconds and 64 MiB, on purpose).
+Paying that on every token request would cap the issuer at a few dozen tokens per
+second per core, so a successful check is remembered for SIGNET_CLIENT_AUTH_CACHE_SECONDS
+under an HMAC of (client id, stored hash, presented secret) with a key drawn at random
+when the process starts:
+
+- the cache never holds a secret, and its keys are useless outside this process;
+- a lookup is one HMAC-SHA256, and only a secret that already verified can hit it,
+  so failures always pay the full argon2 price (and are throttled);
+- the stored hash is part of the key, so rotating a secret (or removing the client)
+  ends the old secret's cache entries at the next registry reload.
+
+An unknown client id is checked against a dummy hash, so it costs what a wrong
+secret costs and response times do not reveal which client ids exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import Argon2Error, InvalidHashError
+
+from app.expiring import ExpiringMap
+
+SECRET_BYTES = 32  # 256 bits of randomness: guessing is hopeless, throttled or not
+MAX_CACHED = 10_000
+KDF_CONCURRENCY = 4  # argon2 checks in flight: each holds 64 MiB for a few tens of ms
+
+_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (t=3, m=64 MiB, p=4)
+
+
+def generate_secret() -> str:
+    """URL-safe (no ':' and nothing to escape in HTTP Basic or a shell)."""
+    return secrets.token_urlsafe(SECRET_BYTES)
+
+
+def hash_secret(secret: str) -> str:
+    return _hasher.hash(secret)
+
+
+def is_secret_hash(value: str) -> bool:
+    return value.startswith("$argon2id$")
+
+
+def secret_matches(stored_hash: str, secret: str) -> bool:
+    """argon2's own constant-time comparison; a malformed hash is just a mismatch."""
+    try:
+        return _hasher.verify(stored_hash, secret)
+    except (Argon2Error, InvalidHashError):
+        return False
+
+
+class SecretVerifier:
+    """The issuer's secret check: dummy hash for unknown clients, cache of recent successes."""
+
+    def __init__(self, cache_seconds: int) -> None:
+        self.cache_seconds = cache_seconds
+        self._key = secrets.token_bytes(32)
+        self._verified: ExpiringMap[bool] = ExpiringMap(MAX_CACHED)
+        self._dummy_hash = hash_secret(generate_secret())
+        self._slots = asyncio.Semaphore(KDF_CONCURRENCY)
+
+    def _cache_key(self, client_id: str, stored_hash: str, secret: str) -> str:
+        message = json.dumps([client_id, stored_hash, secret]).encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def recently_verified(self, client_id: str, stored_hash: str | None, secret: str) -> bool:
+        if stored_hash is None or not self.cache_seconds:
+            return False
+        return self._verified.get(self._cache_key(client_id, stored_hash, secret)) is not None
+
+    async def verify(self, client_id: str, stored_hash: str | None, secret: str) -> bool:
+        """Full argon2id check; `stored_hash=None` (unknown client) costs the same and fails."""
+        async with self._slots:
+            ok = await asyncio.to_thread(secret_matches, stored_hash or self._dummy_hash, secret)
+        if not (ok and stored_hash is not None):
+            return False
+        if self.cache_seconds:
+            self._verified.set(self._cache_key(client_id, stored_hash, secret), True, self.cache_seconds)
+        return True

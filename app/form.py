@@ -1,0 +1,77 @@
+"""The token request body: size-limited, `application/x-www-form-urlencoded`, strictly parsed.
+
+RFC 6749 section 3.2: parameters appear at most once (RFC 8707 `resource` excepted),
+and a parameter sent without a value is treated as omitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from fastapi import Request
+
+from app.oauth_errors import OAuthError, invalid_request
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+REPEATABLE = frozenset({"resource"})
+MAX_FIELDS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class TokenForm:
+    values: dict[str, tuple[str, ...]]
+
+    def get(self, name: str) -> str | None:
+        found = self.values.get(name)
+        return found[0] if found else None
+
+    def all(self, name: str) -> tuple[str, ...]:
+        return self.values.get(name, ())
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.values
+
+
+def too_large(limit: int) -> OAuthError:
+    return invalid_request(f"request body larger than {limit} bytes", status=413)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """At most `limit` bytes: a larger Content-Length is refused unread, a longer stream is cut."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise invalid_request("invalid Content-Length")
+        if int(declared) > limit:
+            raise too_large(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large(limit)
+    return bytes(body)
+
+
+def parse_form(content_type: str | None, body: bytes) -> TokenForm:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type != FORM_TYPE:
+        raise invalid_request(f"Content-Type must be {FORM_TYPE} (RFC 6749 section 3.2)")
+    try:
+        pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True, strict_parsing=True,
+                          max_num_fields=MAX_FIELDS, errors="strict")
+    except ValueError:  # includes UnicodeDecodeError (non-UTF-8 percent escapes)
+        raise invalid_request("malformed form body") from None
+    values: dict[str, list[str]] = {}
+    for name, value in pairs:
+        if name in values and name not in REPEATABLE:
+            raise invalid_request(f"parameter {name!r} appears more than once")
+        values.setdefault(name, []).append(value)
+    return TokenForm({name: tuple(v for v in vals if v) for name, vals in values.items()
+                      if any(vals)})
+
+
+async def read_token_form(request: Request, limit: int) -> TokenForm:
+    if request.url.query:
+        raise invalid_request("token request parameters belong in the form body, not the URL")
+    return parse_form(request.headers.get("content-type"), await read_body(request, limit))

@@ -1,0 +1,42 @@
+"""RFC 6749 section 5.2 error responses: JSON `error` + `error_description`, never cached."""
+
+from __future__ import annotations
+
+from fastapi.responses import JSONResponse
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+BASIC_CHALLENGE = 'Basic realm="signet", charset="UTF-8"'
+
+
+class OAuthError(Exception):
+    """A refusal the client can act on; `client_id` is set once the client is known (for audit)."""
+
+    def __init__(self, error: str, description: str, status: int = 400,
+                 headers: dict[str, str] | None = None, client_id: str | None = None) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error = error
+        self.description = description
+        self.status = status
+        self.headers = headers or {}
+        self.client_id = client_id
+
+    def response(self) -> JSONResponse:
+        return JSONResponse({"error": self.error, "error_description": self.description},
+                            status_code=self.status, headers={**NO_STORE, **self.headers})
+
+
+def invalid_request(description: str, status: int = 400) -> OAuthError:
+    return OAuthError("invalid_request", description, status)
+
+
+def invalid_client(description: str, client_id: str | None = None) -> OAuthError:
+    """401 with a Basic challenge: RFC 6749 requires it when Basic was used, and RFC 9110
+    section 15.5.2 requires a WWW-Authenticate on every 401."""
+    return OAuthError("invalid_client", description, 401, {"WWW-Authenticate": BASIC_CHALLENGE},
+                      client_id)
+
+
+def try_later(description: str, retry_after: int, status: int = 503) -> OAuthError:
+    """Throttled (429) or signing key unreachable (503): the client should retry later."""
+    return OAuthError("temporarily_unavailable", description, status,
+                      {"Retry-After": str(retry_after)})

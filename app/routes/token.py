@@ -1,0 +1,117 @@
+"""POST /token: the OAuth 2.0 client credentials grant (RFC 6749 section 4.4).
+
+Request: form-encoded `grant_type=client_credentials`, optional `scope`, `audience` or
+`resource`, and one client authentication method. Response: an RFC 9068 JWT access
+token, never cached. Every refusal is an RFC 6749 section 5.2 JSON error and one audit
+line; a signing key that cannot be reached is 503 with Retry-After, not 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from app import audit
+from app.client_auth import Authenticator, extract_credentials
+from app.client_secrets import SecretVerifier
+from app.clients import ClientRegistry, RegistryError
+from app.form import read_token_form
+from app.grants import grant_for
+from app.oauth_errors import NO_STORE, OAuthError, invalid_request, try_later
+from app.redis_link import RedisLink
+from app.replay import ReplayCache
+from app.routes.well_known import TOKEN_PATH
+from app.settings import ConfigurationError, Settings
+from app.throttle import FailureThrottle, ThrottleLimits
+from signet.keys.base import KeyBackendError
+from signet.signer import JwsSigner
+
+router = APIRouter()
+log = logging.getLogger("signet.token")
+
+GRANT_TYPE = "client_credentials"
+SIGNING_RETRY_AFTER_SECONDS = 5
+
+
+@dataclass
+class TokenEndpoint:
+    """Everything POST /token needs, built once when the issuer starts."""
+
+    settings: Settings
+    signer: JwsSigner
+    authenticator: Authenticator
+    redis: RedisLink | None
+
+    @classmethod
+    def create(cls, settings: Settings, signer: JwsSigner) -> TokenEndpoint:
+        try:
+            registry = ClientRegistry(settings.clients_file)
+        except RegistryError as exc:
+            raise ConfigurationError(f"SIGNET_CLIENTS_FILE: {exc}") from None
+        redis = RedisLink(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
+        limits = ThrottleLimits(settings.auth_failures_per_client, settings.auth_failures_per_address,
+                                settings.auth_failure_window_seconds)
+        authenticator = Authenticator(
+            registry, SecretVerifier(settings.client_auth_cache_seconds),
+            FailureThrottle(limits, redis), ReplayCache(redis),
+            assertion_audiences=[settings.token_endpoint, settings.issuer_url],
+            assertion_max_lifetime=settings.client_assertion_max_lifetime_seconds)
+        log.info("token endpoint ready", extra={"fields": {
+            "clients_file": str(settings.clients_file), "clients": len(registry),
+            "shared_state": "redis" if redis else "memory"}})
+        return cls(settings, signer, authenticator, redis)
+
+    async def aclose(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    async def handle(self, request: Request) -> Response:
+        source = request.client.host if request.client else "unknown"
+        method: str | None = None
+        try:
+            form = await read_token_form(request, self.settings.token_max_body_bytes)
+            creds = extract_credentials(request.headers.get("authorization"), form)
+            method = creds.method
+            grant_type = form.get("grant_type")
+            if grant_type is None:
+                raise invalid_request("grant_type is required")
+            if grant_type != GRANT_TYPE:
+                raise OAuthError("unsupported_grant_type", f"only {GRANT_TYPE} is supported")
+            client = await self.authenticator.authenticate(creds, source)
+            grant = grant_for(client, form, self.settings.token_lifetime_seconds,
+                              self.settings.max_token_lifetime_seconds)
+            claims = grant.claims(self.settings.issuer_url, int(time.time()))
+            kid = self.signer.backend.signing_key().published.kid
+            token = await self._sign(claims, client.client_id)
+        except OAuthError as exc:
+            audit.token_refused(exc, method, source)
+            return exc.response()
+        audit.token_issued(grant, claims, kid, creds.method, source)
+        return JSONResponse({"access_token": token, "token_type": "Bearer",
+                             "expires_in": grant.lifetime, "scope": grant.scope}, headers=NO_STORE)
+
+    async def _sign(self, claims: dict[str, object], client_id: str) -> str:
+        try:
+            return await self.signer.sign(claims)
+        except KeyBackendError as exc:
+            log.error("signing failed", extra={"fields": {"reason": str(exc), "client_id": client_id}})
+            raise try_later("the signing key is unreachable; retry later",
+                            SIGNING_RETRY_AFTER_SECONDS) from None
+
+
+@router.post(TOKEN_PATH, tags=["token"], summary="Client credentials grant: an RFC 9068 access token")
+async def token(request: Request) -> Response:
+    endpoint: TokenEndpoint = request.app.state.token_endpoint
+    return await endpoint.handle(request)
+
+
+@router.api_route(TOKEN_PATH, methods=["GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                  include_in_schema=False)
+async def wrong_method(request: Request) -> Response:
+    error = invalid_request(f"{request.method} is not allowed; POST a form", status=405)
+    error.headers["Allow"] = "POST"
+    return error.response()

@@ -1,0 +1,92 @@
+"""Failed client authentications, counted per client id and per source address.
+
+A fixed window per counter: it opens at the first failure and lasts
+SIGNET_AUTH_FAILURE_WINDOW_SECONDS; once a counter reaches its limit, requests for
+that client id (or from that address) are refused with 429 until the window ends.
+Counters live in Redis when configured (all replicas see the same counts), else in
+process memory; during a Redis outage the memory counters take over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from app.expiring import ExpiringMap
+from app.redis_link import RedisLink, RedisUnavailable
+
+MAX_MEMORY_COUNTERS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottleLimits:
+    per_client: int
+    per_address: int
+    window_seconds: int
+
+
+def _counter(kind: str, value: str) -> str:
+    # Hashed: a client id or address of any spelling becomes a short, safe key.
+    return f"authfail:{kind}:{hashlib.sha256(value.encode()).hexdigest()[:32]}"
+
+
+class FailureThrottle:
+    def __init__(self, limits: ThrottleLimits, redis: RedisLink | None = None) -> None:
+        self.limits = limits
+        self.redis = redis
+        self.memory: ExpiringMap[int] = ExpiringMap(MAX_MEMORY_COUNTERS)
+
+    def _counters(self, client_id: str | None, address: str) -> list[tuple[str, int]]:
+        counters = [(_counter("address", address), self.limits.per_address)]
+        if client_id is not None:
+            counters.append((_counter("client", client_id), self.limits.per_client))
+        return counters
+
+    async def retry_after(self, client_id: str | None, address: str) -> int | None:
+        """Seconds to wait when a counter is at its limit, else None."""
+        counters = self._counters(client_id, address)
+        states = await self._read(counters)
+        waits = [max(1, int(ttl + 0.999)) for (_, limit), (count, ttl) in zip(counters, states, strict=True)
+                 if count >= limit]
+        return max(waits) if waits else None
+
+    async def record_failure(self, client_id: str | None, address: str) -> None:
+        keys = [key for key, _ in self._counters(client_id, address)]
+        window = self.limits.window_seconds
+        if self.redis is not None:
+            link = self.redis
+
+            async def increment(client: Any) -> None:
+                async with client.pipeline(transaction=True) as pipe:
+                    for key in keys:
+                        pipe.set(link.key(key), 0, ex=window, nx=True)
+                        pipe.incr(link.key(key))
+                    await pipe.execute()
+
+            try:
+                await link.run(increment)
+                return
+            except RedisUnavailable:
+                pass
+        for key in keys:
+            self.memory.increment(key, window)
+
+    async def _read(self, counters: list[tuple[str, int]]) -> list[tuple[int, float]]:
+        if self.redis is not None:
+            link = self.redis
+
+            async def read(client: Any) -> list[Any]:
+                async with client.pipeline(transaction=False) as pipe:
+                    for key, _ in counters:
+                        pipe.get(link.key(key))
+                        pipe.ttl(link.key(key))
+                    result: list[Any] = await pipe.execute()
+                    return result
+
+            try:
+                raw = await link.run(read)
+                return [(int(raw[i] or 0), float(max(raw[i + 1], 0))) for i in range(0, len(raw), 2)]
+            except RedisUnavailable:
+                pass
+        return [(self.memory.get(key) or 0, self.memory.remaining(key)) for key, _ in counters]

@@ -1,0 +1,87 @@
+"""Failed-auth throttling over real HTTP: shared through real Redis by two issuer processes,
+and in process memory when Redis goes away (a private redis-server, stopped mid-test)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import redis
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.support.processes import start_issuer, start_redis
+from tests.support.tokens import add_client, assertion, assertion_form, audit_lines, post_token
+
+CC = {"grant_type": "client_credentials"}
+ISSUER = "https://signet.example"
+
+
+def _registry(tmp_path: Path) -> tuple[dict[str, str], str]:
+    env = {"SIGNET_CLIENTS_FILE": str(tmp_path / "clients.yaml"),
+           "SIGNET_LOCAL_KEY_DIR": str(tmp_path / "keys")}
+    return env, add_client(env, "t", "--scope", "read", "--audience", "https://api") or ""
+
+
+def test_wrong_secrets_are_throttled_across_replicas_through_redis(redis_url: str, tmp_path: Path) -> None:
+    env, secret = _registry(tmp_path)
+    key = ec.generate_private_key(ec.SECP384R1())
+    (tmp_path / "k.pem").write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    add_client(env, "k", "--scope", "read", "--audience", "https://api",
+               "--jwks-file", str(tmp_path / "k.pem"))
+    prefix = f"signet-test-{uuid.uuid4().hex}:"
+    # Two replicas of one issuer: the same issuer URL, the same Redis.
+    shared = {**env, "SIGNET_ISSUER": ISSUER, "SIGNET_REDIS_URL": redis_url, "SIGNET_REDIS_PREFIX": prefix,
+              "SIGNET_AUTH_FAILURES_PER_CLIENT": "3", "SIGNET_AUTH_FAILURES_PER_ADDRESS": "1000",
+              "SIGNET_AUTH_FAILURE_WINDOW_SECONDS": "3600"}
+    a, base_a = start_issuer(shared, wait=False)
+    b, base_b = start_issuer(shared, wait=False)
+    try:
+        a.wait_http(base_a + "/healthz")
+        b.wait_http(base_b + "/healthz")
+        assert post_token(base_a, CC, auth=("t", secret)).status_code == 200  # A has verified it once
+        for base in (base_a, base_a, base_b):
+            assert post_token(base, CC, auth=("t", "wrong")).status_code == 401
+        throttled = post_token(base_b, CC, auth=("t", secret))  # the right secret, not yet verified on B
+        assert throttled.status_code == 429
+        assert throttled.json()["error"] == "temporarily_unavailable"
+        assert 0 < int(throttled.headers["retry-after"]) <= 3600
+        assert throttled.headers["cache-control"] == "no-store"
+        assert post_token(base_a, CC, auth=("t", "wrong")).status_code == 429  # A sees B's count too
+        # A verified the real secret before the attack: its cache lets the owner through.
+        assert post_token(base_a, CC, auth=("t", secret)).status_code == 200
+        counters = redis.Redis.from_url(redis_url).keys(prefix + "authfail:client:*")
+        assert len(counters) == 1
+        # A client assertion accepted by A is a replay at B: the jti record is shared too.
+        signed = assertion(key, "ES384", "k", ISSUER + "/token")
+        assert post_token(base_a, assertion_form(signed)).status_code == 200
+        replayed = post_token(base_b, assertion_form(signed))
+        assert replayed.status_code == 401 and "replay" in replayed.json()["error_description"]
+        refused = audit_lines(b, "token_refused")
+        assert [(r["status"], r["client_id"]) for r in refused] == [(401, "t"), (429, "t"), (401, "k")]
+    finally:
+        a.stop()
+        b.stop()
+        client = redis.Redis.from_url(redis_url)
+        for key in client.scan_iter(prefix + "*"):
+            client.delete(key)
+
+
+def test_throttling_falls_back_to_memory_when_redis_is_gone(tmp_path: Path) -> None:
+    env, secret = _registry(tmp_path)
+    private_redis, url = start_redis()
+    issuer, base = start_issuer({**env, "SIGNET_REDIS_URL": url, "SIGNET_AUTH_FAILURES_PER_CLIENT": "2",
+                                 "SIGNET_AUTH_FAILURES_PER_ADDRESS": "5"})
+    try:
+        private_redis.stop()
+        assert post_token(base, CC, auth=("t", secret)).status_code == 200  # issuing needs no Redis
+        assert [post_token(base, CC, auth=("t", "wrong")).status_code for _ in range(3)] == [401, 401, 429]
+        # Per address: 2 failures so far; 3 more with made-up ids reach the limit of 5.
+        statuses = [post_token(base, CC, auth=(f"u{i}", "wrong")).status_code for i in range(4)]
+        assert statuses == [401, 401, 401, 429]
+        output = issuer.output()
+        assert "redis unavailable" in output and "Traceback" not in output
+    finally:
+        issuer.stop()
+        private_redis.stop()
