@@ -14,9 +14,9 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.backends import build_backend
-from app.errors import install_error_handlers
 from app.jwks import JwksDocument, strong_etag
 from app.logs import configure_logging
+from app.oauth_errors import install_error_handler
 from app.rotation import build_rotator, rotating
 from app.routes import admin, health, token, well_known
 from app.routes.token import TokenEndpoint
@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
     app.include_router(health.router)
     app.include_router(token.router)
     app.include_router(admin.router)
-    install_error_handlers(app)
+    install_error_handler(app)
     return app
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 BASIC_CHALLENGE = 'Basic realm="signet", charset="UTF-8"'
@@ -40,3 +41,13 @@ def try_later(description: str, retry_after: int, status: int = 503) -> OAuthErr
     """Throttled (429) or signing key unreachable (503): the client should retry later."""
     return OAuthError("temporarily_unavailable", description, status,
                       {"Retry-After": str(retry_after)})
+
+
+async def _respond(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OAuthError)
+    return exc.response()
+
+
+def install_error_handler(app: FastAPI) -> None:
+    """Any route may raise OAuthError; it becomes the same JSON error shape everywhere."""
+    app.add_exception_handler(OAuthError, _respond)

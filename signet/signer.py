@@ -25,6 +25,12 @@ class JwsSigner:
         self.backend = backend
 
     async def sign(self, claims: dict[str, Any], typ: str = ACCESS_TOKEN_TYPE) -> str:
+        token, _ = await self.sign_with_kid(claims, typ)
+        return token
+
+    async def sign_with_kid(self, claims: dict[str, Any],
+                            typ: str = ACCESS_TOKEN_TYPE) -> tuple[str, str]:
+        """The token and the kid that signed it (the key may rotate between two calls)."""
         key = self.backend.signing_key()
         published = key.published
         header = {"alg": published.alg.name, "kid": published.kid, "typ": typ}
@@ -32,4 +38,4 @@ class JwsSigner:
         signature = await key.sign(data)
         if not signatures.verify(published.alg, published.public_key, data, signature):
             raise SelfCheckFailed(f"signature by {published.kid} failed its self-check; not issued")
-        return compact(data, signature)
+        return compact(data, signature), published.kid

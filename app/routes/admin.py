@@ -9,8 +9,8 @@ import hmac
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from app.errors import ApiError
 from app.keys_cli import record_view
+from app.oauth_errors import OAuthError
 from app.rotation import rotation_policy
 from signet.rotation import Rotator
 
@@ -24,19 +24,19 @@ def _digest(value: str) -> bytes:
 async def require_admin(request: Request) -> None:
     expected = request.app.state.settings.admin_token
     if expected is None:
-        raise ApiError(404, "not_found", "the admin API is off (set SIGNET_ADMIN_TOKEN)")
+        raise OAuthError("not_found", "the admin API is off (set SIGNET_ADMIN_TOKEN)", 404)
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
     # Hashing first makes the comparison constant-time whatever the lengths.
     if scheme.lower() != "bearer" or not hmac.compare_digest(
             _digest(presented), _digest(expected.get_secret_value())):
-        raise ApiError(401, "invalid_token", "admin token required",
-                       headers={"WWW-Authenticate": 'Bearer realm="signet-admin", error="invalid_token"'})
+        raise OAuthError("invalid_token", "admin token required", 401,
+                         {"WWW-Authenticate": 'Bearer realm="signet-admin", error="invalid_token"'})
 
 
 def _rotator(request: Request) -> Rotator:
     rotator: Rotator | None = request.app.state.rotator
     if rotator is None:
-        raise ApiError(409, "unsupported", "this key backend has a fixed key; it does not rotate")
+        raise OAuthError("unsupported", "this key backend has a fixed key; it does not rotate", 409)
     return rotator
 
 
@@ -66,7 +66,7 @@ async def retire(kid: str, request: Request) -> JSONResponse:
     rotator = _rotator(request)
     await rotator.reload()
     if kid not in {r.kid for r in rotator.backend.snapshot.records}:
-        raise ApiError(404, "not_found", f"no key {kid!r}")
+        raise OAuthError("not_found", f"no key {kid!r}", 404)
     await rotator.retire(kid)
     await rotator.converge()  # never leave the issuer without a signing key
     return _ring(request, rotator)

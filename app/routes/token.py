@@ -85,8 +85,7 @@ class TokenEndpoint:
             grant = grant_for(client, form, self.settings.token_lifetime_seconds,
                               self.settings.max_token_lifetime_seconds)
             claims = grant.claims(self.settings.issuer_url, int(time.time()))
-            kid = self.signer.backend.signing_key().published.kid
-            token = await self._sign(claims, client.client_id)
+            token, kid = await self._sign(claims, client.client_id)
         except OAuthError as exc:
             audit.token_refused(exc, method, source)
             return exc.response()
@@ -94,9 +93,9 @@ class TokenEndpoint:
         return JSONResponse({"access_token": token, "token_type": "Bearer",
                              "expires_in": grant.lifetime, "scope": grant.scope}, headers=NO_STORE)
 
-    async def _sign(self, claims: dict[str, object], client_id: str) -> str:
+    async def _sign(self, claims: dict[str, object], client_id: str) -> tuple[str, str]:
         try:
-            return await self.signer.sign(claims)
+            return await self.signer.sign_with_kid(claims)
         except KeyBackendError as exc:
             log.error("signing failed", extra={"fields": {"reason": str(exc), "client_id": client_id}})
             raise try_later("the signing key is unreachable; retry later",

@@ -116,3 +116,32 @@ def start_redis() -> tuple[Service, str]:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"redis-server did not start:\n{service.output()}")
+
+
+class ThreadServer:
+    """uvicorn serving an app object from this process, for tests that inject faults into
+    the app's own parts (a backend that fails on demand). Still real HTTP on loopback."""
+
+    def __init__(self, app: object) -> None:
+        import threading
+
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,  # type: ignore[arg-type]
+                                                    log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("in-process uvicorn did not start")
+            time.sleep(0.02)
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
