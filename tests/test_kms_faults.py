@@ -95,3 +95,11 @@ def test_readyz_follows_kms_faults(proxy: str, kms) -> None:  # type: ignore[no-
     finally:
         _fault(proxy)
         service.stop()
+
+
+async def test_concurrent_signs_reach_kms_concurrently(backend: KmsKeyBackend, proxy: str) -> None:
+    """32 signs at once are 32 KMS calls in flight (botocore's pool of 10 would cap it)."""
+    _fault(proxy, delay_ms=300, operations=["Sign"])
+    key = backend.signing_key()
+    await asyncio.gather(*(key.sign(b"%d" % i) for i in range(32)))
+    assert _report(proxy)["max_in_flight"] >= 30

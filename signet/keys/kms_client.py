@@ -51,13 +51,17 @@ class KmsClient:
         self._session = session or aioboto3.Session()
         # Bounds this process's share of the account-wide KMS request quotas.
         self._concurrency = asyncio.Semaphore(max_concurrency)
+        self.max_concurrency = max_concurrency
         self._stack = AsyncExitStack()
         self.kms: Any = None
         self.tagging: Any = None
 
     async def open(self) -> None:
+        # The connection pool must be as wide as the concurrency bound (botocore's default
+        # of 10 would quietly serialise the 11th concurrent Sign).
         config = Config(connect_timeout=self.timeout_seconds, read_timeout=self.timeout_seconds,
-                        retries={"mode": "standard", "max_attempts": 3})
+                        retries={"mode": "standard", "max_attempts": 3},
+                        max_pool_connections=self.max_concurrency)
         try:
             self.kms = await self._stack.enter_async_context(self._session.client(
                 "kms", endpoint_url=self.endpoint_url, region_name=self.region, config=config))

@@ -36,6 +36,8 @@ class FaultProxy:
         self.calls: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
         self.matched = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.random = random.Random(seed)
         self.session: ClientSession | None = None
 
@@ -62,13 +64,22 @@ class FaultProxy:
             return web.json_response({"error": f"fault must be one of {FAULTS}"}, status=400)
         self.settings = settings
         self.matched = 0
+        self.max_in_flight = 0
         return web.json_response(asdict(settings))
 
     async def report(self, _: web.Request) -> web.Response:
         return web.json_response({"settings": asdict(self.settings), "calls": dict(self.calls),
-                                  "faults": dict(self.faults)})
+                                  "faults": dict(self.faults), "max_in_flight": self.max_in_flight})
 
     async def forward(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._forward(request)
+        finally:
+            self.in_flight -= 1
+
+    async def _forward(self, request: web.Request) -> web.StreamResponse:
         operation = request.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1] or request.path
         self.calls[operation] += 1
         settings = self.settings
