@@ -28,5 +28,10 @@ lint: $(VENV)/.stamp-dev
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Issuer benchmarks (wrk from Debian). The verifier bench joins when it lands.
+bench: $(VENV)/.stamp-dev
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python -m bench.bench_issuer
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

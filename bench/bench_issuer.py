@@ -1,0 +1,340 @@
+"""Issuer throughput over HTTP, each figure against a baseline measured in the same run.
+
+    python -m bench.bench_issuer [--seconds 3] [--rounds 3] [--quick]
+
+- /token, local ES256 key, vs bench/bare_apps.py doing the same ES256 signing with
+  `cryptography` and nothing else (target >= 0.7x);
+- /token, KMS backend (moto), vs direct aioboto3 Sign calls to the same moto at the same
+  concurrency (target >= 0.8x);
+- /token with 20 ms of KMS latency injected by tests/support/fault_proxy.py, at
+  concurrency 1, 8, 32, 64 (target: 32 reaches >= 20x the rate of 1);
+- GET /.well-known/jwks.json vs a bare endpoint returning the same bytes (target >= 0.9x).
+
+Load comes from wrk (Debian package `wrk`) in a separate process; both sides of a
+comparison run alternately, round after round, so drifting machine load hits both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aioboto3
+import boto3
+import httpx
+
+from bench.report import Figure
+from tests.support.processes import (
+    MOTO_CREDENTIALS,
+    ROOT,
+    Service,
+    free_port,
+    start_fault_proxy,
+    start_issuer,
+    start_moto,
+)
+
+CONCURRENCY = 8
+LATENCY_LEVELS = (1, 8, 32, 64)
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+@dataclass
+class Load:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def wrk(url: str, concurrency: int, seconds: float, script: Path | None = None) -> Load:
+    argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--latency", "--timeout", "10s"]
+    if script is not None:
+        argv += ["-s", str(script)]
+    out = subprocess.run(
+        [*argv, url], capture_output=True, text=True, check=True, timeout=seconds + 30
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
+
+    def percentile(p: str) -> float:
+        match = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        return float(match[1]) * _UNITS[match[2]] if match else float("nan")
+
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = int(bad[1]) if bad else 0
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if socket_errors:
+        errors += sum(int(x) for x in socket_errors.groups())
+    return Load(rps, percentile("50"), percentile("99"), errors)
+
+
+def token_script(directory: Path, client_id: str, secret: str) -> Path:
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    path = directory / "token.lua"
+    path.write_text(
+        'wrk.method = "POST"\nwrk.body = "grant_type=client_credentials"\n'
+        'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+        f'wrk.headers["Authorization"] = "Basic {basic}"\n'
+    )
+    return path
+
+
+def register_client(env: dict[str, str]) -> str:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "clients",
+            "add",
+            "bench",
+            "--scope",
+            "read",
+            "--audience",
+            "api://bench",
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", **env},
+    ).stdout
+    return str(json.loads(out)["client_secret"])
+
+
+def warm_up(base: str, secret: str) -> None:
+    """One request first: the argon2 check of the client secret is then cached, as it is
+    for any client after its first token, and code paths are hot."""
+    with httpx.Client(timeout=60) as client:
+        for _ in range(20):
+            client.post(
+                base + "/token", data={"grant_type": "client_credentials"}, auth=("bench", secret)
+            ).raise_for_status()
+
+
+def alternate(
+    rounds: int, signet: Callable[[], Load], baseline: Callable[[], Load]
+) -> tuple[list[Load], list[Load]]:
+    a, b = [], []
+    for _ in range(rounds):
+        a.append(signet())
+        b.append(baseline())
+    return a, b
+
+
+def _check(loads: list[Load], what: str) -> None:
+    if any(load.errors for load in loads):
+        raise SystemExit(f"{what}: {sum(x.errors for x in loads)} failed requests; figures invalid")
+
+
+async def direct_kms_rate(endpoint: str, key_id: str, concurrency: int, seconds: float) -> float:
+    """aioboto3 Sign (MessageType=DIGEST) at `concurrency`, nothing else: the KMS floor."""
+    import hashlib
+
+    session = aioboto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    from botocore.config import Config
+
+    async with session.client(
+        "kms", endpoint_url=endpoint, config=Config(max_pool_connections=concurrency)
+    ) as kms:
+        done = 0
+        deadline = time.perf_counter() + seconds
+
+        async def worker(i: int) -> None:
+            nonlocal done
+            n = 0
+            while time.perf_counter() < deadline:
+                digest = hashlib.sha256(b"bench %d %d" % (i, n)).digest()
+                await kms.sign(
+                    KeyId=key_id, Message=digest, MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256"
+                )
+                n += 1
+                done += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        return done / (time.perf_counter() - start)
+
+
+def run(seconds: float, rounds: int) -> list[Figure]:
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench: wrk not found (apt-get install wrk)")
+    figures: list[Figure] = []
+    work = Path(tempfile.mkdtemp(prefix="signet-bench-"))
+    services: list[Service] = []
+    try:
+        env = {
+            "SIGNET_LOCAL_KEY_DIR": str(work / "keys"),
+            "SIGNET_CLIENTS_FILE": str(work / "clients.yaml"),
+            "SIGNET_LOG_LEVEL": "warning",
+        }
+        secret = register_client(env)
+        script = token_script(work, "bench", secret)
+        issuer, base = start_issuer(env)
+        services.append(issuer)
+        jwks_body = httpx.get(base + "/.well-known/jwks.json").text
+        port = free_port()
+        bare = Service(
+            "bare",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.bare_apps:app",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            {"BENCH_JWKS_BODY": jwks_body},
+        )
+        services.append(bare)
+        bare_url = f"http://127.0.0.1:{port}"
+        bare.wait_http(bare_url + "/jwks")
+        warm_up(base, secret)
+        warm_up(bare_url, secret)
+
+        signet, baseline = alternate(
+            rounds,
+            lambda: wrk(base + "/token", CONCURRENCY, seconds, script),
+            lambda: wrk(bare_url + "/token", CONCURRENCY, seconds, script),
+        )
+        _check(signet + baseline, "/token local")
+        figures.append(
+            Figure(
+                "/token, local ES256 key",
+                "req/s",
+                [x.rps for x in signet],
+                [x.rps for x in baseline],
+                "bare FastAPI + cryptography ES256",
+                0.7,
+                f"concurrency {CONCURRENCY}; p50/p99 {signet[0].p50_ms:.1f}/{signet[0].p99_ms:.1f} ms"
+                f" vs {baseline[0].p50_ms:.1f}/{baseline[0].p99_ms:.1f} ms",
+            )
+        )
+
+        signet, baseline = alternate(
+            rounds,
+            lambda: wrk(base + "/.well-known/jwks.json", CONCURRENCY, seconds),
+            lambda: wrk(bare_url + "/jwks", CONCURRENCY, seconds),
+        )
+        _check(signet + baseline, "jwks")
+        figures.append(
+            Figure(
+                "GET /.well-known/jwks.json",
+                "req/s",
+                [x.rps for x in signet],
+                [x.rps for x in baseline],
+                "bare endpoint, same bytes",
+                0.9,
+                f"concurrency {CONCURRENCY}",
+            )
+        )
+        issuer.stop()
+        services.remove(issuer)
+
+        moto, moto_url = start_moto()
+        services.append(moto)
+        kms = boto3.client(
+            "kms",
+            endpoint_url=moto_url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        key_id = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["KeyId"]
+        kms_env = {
+            **env,
+            **MOTO_CREDENTIALS,
+            "SIGNET_KEY_BACKEND": "kms",
+            "SIGNET_KMS_KEY_ID": key_id,
+            "SIGNET_KMS_REGION": "us-east-1",
+            "SIGNET_KMS_ENDPOINT_URL": moto_url,
+        }
+        kms_issuer, kms_base = start_issuer(kms_env)
+        services.append(kms_issuer)
+        warm_up(kms_base, secret)
+        signet_kms, direct = [], []
+        for _ in range(rounds):
+            load = wrk(kms_base + "/token", CONCURRENCY, seconds, script)
+            _check([load], "/token kms")
+            signet_kms.append(load.rps)
+            direct.append(asyncio.run(direct_kms_rate(moto_url, key_id, CONCURRENCY, seconds)))
+        figures.append(
+            Figure(
+                "/token, KMS backend (moto)",
+                "req/s",
+                signet_kms,
+                direct,
+                "aioboto3 Sign to the same moto",
+                0.8,
+                f"concurrency {CONCURRENCY}",
+            )
+        )
+        kms_issuer.stop()
+        services.remove(kms_issuer)
+
+        proxy, proxy_url = start_fault_proxy(moto_url)
+        services.append(proxy)
+        httpx.post(proxy_url + "/__fault__", json={"delay_ms": 20}).raise_for_status()
+        slow_issuer, slow_base = start_issuer({**kms_env, "SIGNET_KMS_ENDPOINT_URL": proxy_url})
+        services.append(slow_issuer)
+        warm_up(slow_base, secret)
+        levels = {c: wrk(slow_base + "/token", c, seconds, script) for c in LATENCY_LEVELS}
+        _check(list(levels.values()), "/token with 20 ms KMS")
+        figures.append(
+            Figure(
+                "/token with 20 ms KMS latency, concurrency 32 vs 1",
+                "req/s",
+                [levels[32].rps],
+                [levels[1].rps],
+                "same issuer at concurrency 1",
+                20.0,
+                "rates by concurrency: "
+                + ", ".join(
+                    f"{c}: {load.rps:.0f} req/s (p50 {load.p50_ms:.0f} ms, p99 {load.p99_ms:.0f} ms)"
+                    for c, load in levels.items()
+                ),
+                extra={"levels": {c: vars(load) for c, load in levels.items()}},
+            )
+        )
+    finally:
+        for service in services:
+            service.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    from bench.report import markdown_table
+
+    figures = run(args.seconds, args.rounds)
+    print(markdown_table(figures))
+    for f in figures:
+        if f.notes:
+            print(f"- {f.name}: {f.notes}")
+    json.dump([{"name": f.name, "ratio": f.ratio} for f in figures], sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Benchmark figures as ratios against a baseline measured in the same run.
+
+Every figure is the median of several interleaved rounds (the machine is shared and
+noisy, so min-max is printed beside it). `write_results` turns the rows into
+bench/results/latest.md and latest.json.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass
+class Figure:
+    """One comparison: Signet's rate against its baseline's, and the target ratio."""
+
+    name: str
+    unit: str
+    signet: list[float]
+    baseline: list[float]
+    baseline_name: str
+    target: float | None = None  # minimum ratio; None = informational
+    notes: str = ""
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        base = statistics.median(self.baseline)
+        return statistics.median(self.signet) / base if base else float("inf")
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.target is None else self.ratio >= self.target
+
+
+def _span(values: list[float]) -> str:
+    median = statistics.median(values)
+    if len(values) == 1:
+        return f"{median:,.0f}"
+    return f"{median:,.0f} ({min(values):,.0f}-{max(values):,.0f})"
+
+
+def markdown_table(figures: list[Figure]) -> str:
+    lines = ["| figure | Signet | baseline | ratio | target | met? |", "|---|---|---|---|---|---|"]
+    for f in figures:
+        target = "-" if f.target is None else f">= {f.target:g}x"
+        met = {None: "-", True: "yes", False: "**no**"}[f.met]
+        lines.append(
+            f"| {f.name} ({f.unit}) | {_span(f.signet)} | {f.baseline_name}: {_span(f.baseline)}"
+            f" | {f.ratio:.2f}x | {target} | {met} |"
+        )
+    return "\n".join(lines)
+
+
+def write_results(figures: list[Figure], name: str = "latest") -> Path:
+    """Write `<name>.md` and `<name>.json` under bench/results/; return the markdown path."""
+    RESULTS.mkdir(exist_ok=True)
+    when = datetime.now(UTC).isoformat(timespec="seconds")
+    host = f"{platform.machine()}, Python {platform.python_version()}"
+    notes = [f"- {f.name}: {f.notes}" for f in figures if f.notes]
+    md = (
+        f"# Signet benchmarks\n\n{when} on {host}. Medians of interleaved rounds, min-max in"
+        f" brackets; ratio = Signet / baseline, both measured in this run.\n\n"
+        f"{markdown_table(figures)}\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
+    )
+    path = RESULTS / f"{name}.md"
+    path.write_text(md)
+    (RESULTS / f"{name}.json").write_text(
+        json.dumps(
+            {
+                "when": when,
+                "host": host,
+                "figures": [{**asdict(f), "ratio": f.ratio, "met": f.met} for f in figures],
+            },
+            indent=2,
+        )
+    )
+    return path
