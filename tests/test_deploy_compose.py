@@ -155,12 +155,24 @@ def test_compose_interpolates_nothing() -> None:
 
 # --- the Dockerfile ----------------------------------------------------------------------
 
+def _copy_sources() -> list[str]:
+    return [source for stage in _stages(DOCKERFILE_PATH.read_text()).values() for line in stage
+            if line.startswith("COPY") and "--from=" not in line for source in shlex.split(line)[1:-1]]
+
+
 def test_dockerfile_copies_only_files_that_exist() -> None:
-    for stage in _stages(DOCKERFILE_PATH.read_text()).values():
-        for line in stage:
-            if line.startswith("COPY") and "--from=" not in line:
-                for source in shlex.split(line)[1:-1]:
-                    assert (ROOT / source).exists(), f"Dockerfile: COPY {source}: no such file"
+    for source in _copy_sources():
+        assert (ROOT / source).exists(), f"Dockerfile: COPY {source}: no such file"
+
+
+def test_build_context_holds_every_copied_file() -> None:
+    """.dockerignore is an allow-list: a COPY source missing from it would break the build."""
+    lines = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()]
+    patterns = [line for line in lines if line and not line.startswith("#")]
+    assert patterns[0] == "*"
+    allowed = [p.removeprefix("!").rstrip("/") for p in patterns if p.startswith("!")]
+    for source in _copy_sources():
+        assert source.rstrip("/") in allowed, f"COPY {source}: excluded by .dockerignore"
 
 
 def test_runtime_stage_is_last_non_root_and_checks_healthz() -> None:
