@@ -1,11 +1,12 @@
 # The README's two commands: `make run` (start Signet on embedded defaults) and `make test`.
+# `make deploy-check` validates the deployment files (part of `make test`).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint deploy-check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,13 +20,39 @@ $(VENV)/.stamp-dev: pyproject.toml requirements.lock | $(BIN)/python
 	$(PIP) -c requirements.lock -e '.[dev]'
 	@touch $@ $(VENV)/.stamp-issuer
 
+# checkov's pins (boto3 1.35, old packaging and networkx) conflict with the issuer's lock,
+# so it lives in its own venv inside .venv, installed by uv from its own lock.
+$(VENV)/.stamp-checkov: requirements-checkov.lock $(VENV)/.stamp-dev
+	rm -rf $(VENV)/checkov
+	$(PYTHON) -m venv --without-pip $(VENV)/checkov
+	$(BIN)/uv pip install --quiet --no-deps --python $(VENV)/checkov/bin/python -r requirements-checkov.lock
+	@touch $@
+
 run: $(VENV)/.stamp-issuer
 	$(BIN)/signet dev
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check .
 
-test: lint
+# Kubernetes manifests are validated against the oldest and newest versions they support.
+K8S_VERSIONS := 1.30.0 1.37.0
+K8S_FILES    := $(wildcard deploy/kubernetes/*.yaml deploy/kubernetes/examples/*.yaml)
+CFN_MODES    := $(VENV)/deploy-check/cloudformation
+
+deploy-check: $(VENV)/.stamp-dev $(VENV)/.stamp-checkov
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	@for version in $(K8S_VERSIONS); do \
+	  echo "kubernetes-validate --strict -k $$version deploy/kubernetes/"; \
+	  $(BIN)/kubernetes-validate --strict --quiet -k $$version $(K8S_FILES) || exit 1; \
+	done
+	$(BIN)/cfn-lint deploy/aws/*.yaml
+	@$(BIN)/python deploy/aws/key_modes.py $(CFN_MODES)
+	$(VENV)/checkov/bin/checkov --framework dockerfile kubernetes cloudformation \
+	  --skip-download --quiet --compact \
+	  -f Dockerfile $(addprefix -f ,$(K8S_FILES)) $$(printf -- '-f %s ' $(CFN_MODES)/*.yaml)
+
+test: lint deploy-check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Issuer benchmarks (wrk from Debian). The verifier bench joins when it lands.
