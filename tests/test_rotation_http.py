@@ -46,8 +46,11 @@ def _cli(key_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_rotation_and_retire_reach_the_running_issuer(tmp_path: Path) -> None:
+    # Long token lifetime: the old key must stay published until the test retires it,
+    # however slowly this machine runs the CLI.
+    slow_retire = {**FAST, "SIGNET_MAX_TOKEN_LIFETIME_SECONDS": "600"}
     service, base = start_issuer({"SIGNET_LOCAL_KEY_DIR": str(tmp_path),
-                                  "SIGNET_ROTATION_PERIOD": "0", **FAST})
+                                  "SIGNET_ROTATION_PERIOD": "0", **slow_retire})
     try:
         old = _signing(base)
         assert _kids(base) == [old]
