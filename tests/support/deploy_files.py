@@ -26,8 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO_DOCUMENTED = frozenset({"SIGNET_VERIFIER_ISSUER", "SIGNET_VERIFIER_AUDIENCE",
                              "SIGNET_VERIFIER_JWKS_URL", "SIGNET_VERIFIER_LEEWAY",
                              "SIGNET_REDIS_URL"})
-# Issue 3's client registry file, read by the issuer and by `signet clients`.
-ISSUER_PENDING = frozenset({"SIGNET_CLIENTS_FILE"})
 
 
 def env_names(settings_class: type[BaseSettings]) -> set[str]:
@@ -41,7 +39,7 @@ def env_names(settings_class: type[BaseSettings]) -> set[str]:
 
 
 def issuer_variables() -> set[str]:
-    return env_names(Settings) | ISSUER_PENDING
+    return env_names(Settings)
 
 
 def demo_variables() -> set[str]:
