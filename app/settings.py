@@ -81,7 +81,8 @@ class Settings(BaseSettings):
 
     # Key rotation (local backend). Durations: seconds, or ISO 8601 such as P30D / PT1H.
     rotation_period: timedelta = timedelta(days=30)  # 0 = rotate only on demand
-    verifier_max_cache_age: timedelta = timedelta(minutes=10)  # longest JWKS cache of any verifier
+    # The longest any verifier caches the JWKS: the verifier setting of the same name.
+    verifier_max_cache_seconds: timedelta = timedelta(hours=1)
     verifier_leeway: timedelta = timedelta(seconds=30)  # clock skew verifiers accept on exp/nbf
     key_ring_reload_seconds: float = Field(10.0, gt=0, le=300)  # how stale a replica's ring may be
     readiness_timeout_seconds: float = Field(2.0, gt=0, le=30)
@@ -109,7 +110,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} is less than SIGNET_TOKEN_LIFETIME_SECONDS ({default})")
         return value
 
-    @field_validator("rotation_period", "verifier_max_cache_age", "verifier_leeway", mode="before")
+    @field_validator("rotation_period", "verifier_max_cache_seconds", "verifier_leeway", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
         """Accept 3600, "3600", "90s", "10m", "12h", "30d" as well as ISO 8601 ("P30D")."""
@@ -151,14 +152,14 @@ class Settings(BaseSettings):
             raise ValueError("SIGNET_ROTATION_PERIOD must not be negative")
         if 0 < period <= lead:
             raise ValueError(f"SIGNET_ROTATION_PERIOD ({period:g}s) must be longer than the publish"
-                             f" lead ({lead:g}s = max(SIGNET_VERIFIER_MAX_CACHE_AGE, SIGNET_JWKS_MAX_AGE)"
+                             f" lead ({lead:g}s = max(SIGNET_VERIFIER_MAX_CACHE_SECONDS, SIGNET_JWKS_MAX_AGE)"
                              " + SIGNET_KEY_RING_RELOAD_SECONDS): a key is published before it signs")
         return self
 
     @property
     def publish_lead_seconds(self) -> float:
         """A new key signs only after every verifier (and every replica) can know it."""
-        cache = max(self.verifier_max_cache_age.total_seconds(), float(self.jwks_max_age))
+        cache = max(self.verifier_max_cache_seconds.total_seconds(), float(self.jwks_max_age))
         return cache + self.key_ring_reload_seconds
 
     @property

@@ -16,7 +16,7 @@ import pytest
 from tests.support.processes import start_issuer
 
 FAST = {  # publish lead = max(1, 1) + 0.2 = 1.2 s; retire after = 1 + 1 + 0.2 = 2.2 s
-    "SIGNET_VERIFIER_MAX_CACHE_AGE": "1", "SIGNET_JWKS_MAX_AGE": "1",
+    "SIGNET_VERIFIER_MAX_CACHE_SECONDS": "1", "SIGNET_JWKS_MAX_AGE": "1",
     "SIGNET_KEY_RING_RELOAD_SECONDS": "0.2", "SIGNET_MAX_TOKEN_LIFETIME_SECONDS": "1",
     "SIGNET_TOKEN_LIFETIME_SECONDS": "1",
     "SIGNET_VERIFIER_LEEWAY": "1",
