@@ -15,3 +15,10 @@ def issued(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Issue
     with issuers_for_every_algorithm(tmp_path_factory.mktemp("interop")) as tokens:
         yield tokens
 
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Name every screenshot the browser tests saved, so a person can look at them."""
+    from tests.interop.browser import SCREENSHOTS
+
+    for path in SCREENSHOTS:
+        terminalreporter.write_line(f"screenshot: {path}")
