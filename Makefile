@@ -28,6 +28,13 @@ $(VENV)/.stamp-checkov: requirements-checkov.lock $(VENV)/.stamp-dev
 	$(BIN)/uv pip install --quiet --no-deps --python $(VENV)/checkov/bin/python -r requirements-checkov.lock
 	@touch $@
 
+# npm packages of the interop tests (node jose, aws-jwt-verify), pinned by the lockfile:
+# reinstalled only when it changes.
+NODE_DIR := tests/interop/node
+$(NODE_DIR)/node_modules/.stamp: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 run: $(VENV)/.stamp-issuer
 	$(BIN)/signet dev
 
@@ -52,7 +59,7 @@ deploy-check: $(VENV)/.stamp-dev $(VENV)/.stamp-checkov
 	  --skip-download --quiet --compact \
 	  -f Dockerfile $(addprefix -f ,$(K8S_FILES)) $$(printf -- '-f %s ' $(CFN_MODES)/*.yaml)
 
-test: lint deploy-check
+test: lint deploy-check $(NODE_DIR)/node_modules/.stamp
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Issuer benchmarks (wrk from Debian). The verifier bench joins when it lands.
@@ -61,4 +68,4 @@ bench: $(VENV)/.stamp-dev
 	$(BIN)/python -m bench.bench_issuer
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache $(NODE_DIR)/node_modules tests/artifacts

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from app.backends import build_backend
 from app.rotation import build_rotator, rotation_policy
 from app.settings import ConfigurationError, Settings
-from signet.keyring import KeyRecord, KeyState, RotationPolicy
+from signet.keyring import KeyRecord, RotationPolicy, planned_step
 from signet.rotation import Rotator
 
 
@@ -23,14 +23,13 @@ def _time(value: float | None) -> str:
     return "-" if value is None else datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
+_NEXT_STEP_WORDS = {"activates": "signs from", "unpublished": "unpublished at",
+                    "successor_activates": "successor signs from"}
+
+
 def _next_step(record: KeyRecord, policy: RotationPolicy) -> str:
-    if record.state is KeyState.PENDING:
-        return f"signs from {_time(record.created_at + policy.publish_lead)}"
-    if record.state is KeyState.RETIRING and record.retiring_at is not None:
-        return f"unpublished at {_time(record.retiring_at + policy.retire_after)}"
-    if record.state is KeyState.ACTIVE and record.activated_at is not None and policy.rotation_period:
-        return f"successor signs from {_time(record.activated_at + policy.rotation_period)}"
-    return "-"
+    step = planned_step(record, policy)
+    return "-" if step is None else f"{_NEXT_STEP_WORDS[step.event]} {_time(step.at)}"
 
 
 async def _open_rotator(settings: Settings) -> Rotator:

@@ -18,7 +18,7 @@ from app.jwks import JwksDocument, strong_etag
 from app.logs import configure_logging
 from app.oauth_errors import install_error_handler
 from app.rotation import build_rotator, rotating
-from app.routes import admin, health, token, well_known
+from app.routes import admin, health, keyring, pages, token, well_known
 from app.routes.token import TokenEndpoint
 from app.settings import ConfigurationError, Settings, load_settings
 from signet import __version__
@@ -85,6 +85,8 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
     app.include_router(health.router)
     app.include_router(token.router)
     app.include_router(admin.router)
+    app.include_router(keyring.router)
+    app.include_router(pages.router)
     install_error_handler(app)
     return app
 

@@ -161,6 +161,27 @@ def rotation_due(active: KeyRecord, policy: RotationPolicy, now: float) -> bool:
     return _elapsed(active.activated_at, now) >= policy.rotation_period - policy.publish_lead
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedStep:
+    """What the rules will do next to one key, and when: shown to operators (CLI, /keyring)."""
+
+    event: str  # "activates" | "unpublished" | "successor_activates"
+    at: float
+
+
+def planned_step(record: KeyRecord, policy: RotationPolicy) -> PlannedStep | None:
+    """The next transition of `record` under `policy`; None when nothing is scheduled
+    (a retired key, or an active key under manual rotation)."""
+    if record.state is KeyState.PENDING:
+        return PlannedStep("activates", record.created_at + policy.publish_lead)
+    if record.state is KeyState.RETIRING and record.retiring_at is not None:
+        return PlannedStep("unpublished", record.retiring_at + policy.retire_after)
+    if (record.state is KeyState.ACTIVE and record.activated_at is not None
+            and policy.rotation_period is not None):
+        return PlannedStep("successor_activates", record.activated_at + policy.rotation_period)
+    return None
+
+
 def next_due_at(ring: Sequence[KeyRecord], alg: str, policy: RotationPolicy) -> float | None:
     """The earliest time at which `due_transitions` may return something new (for sleeping)."""
     times: list[float] = [k.retiring_at + policy.retire_after for k in ring

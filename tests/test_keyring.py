@@ -13,6 +13,7 @@ from signet.keyring import (
     CreatePending,
     KeyRecord,
     KeyState,
+    PlannedStep,
     RotationPolicy,
     TransitionError,
     Unpublish,
@@ -22,6 +23,7 @@ from signet.keyring import (
     due_transitions,
     emergency_retire,
     next_due_at,
+    planned_step,
     published_keys,
     unpublish,
 )
@@ -194,3 +196,23 @@ def test_invalid_transitions_are_refused() -> None:
         activate(ring, "nope", 1.0)
     with pytest.raises(TransitionError):
         add_pending(ring, "k0", "ES256", "ref", 1.0)
+
+
+def test_planned_steps_are_exactly_when_the_rules_act() -> None:
+    """What `signet keys list` and /keyring.json announce is when due_transitions acts."""
+    ids = count()
+    ring, _ = apply_due([], 0.0, ids)
+    (first,) = ring
+    assert planned_step(first, POLICY) == PlannedStep("successor_activates", PERIOD)
+    assert planned_step(first, RotationPolicy(LEAD, RETIRE)) is None  # manual rotation: no plan
+    ring, _ = apply_due(ring, PERIOD - LEAD, ids)
+    (pending,) = [k for k in ring if k.state is KeyState.PENDING]
+    assert planned_step(pending, POLICY) == PlannedStep("activates", PERIOD)
+    assert due_transitions(ring, "ES256", POLICY, PERIOD - 0.001) == []
+    ring, _ = apply_due(ring, PERIOD, ids)
+    (retiring,) = [k for k in ring if k.state is KeyState.RETIRING]
+    assert planned_step(retiring, POLICY) == PlannedStep("unpublished", PERIOD + RETIRE)
+    assert Unpublish(retiring.kid) not in due_transitions(ring, "ES256", POLICY, PERIOD + RETIRE - 0.001)
+    assert Unpublish(retiring.kid) in due_transitions(ring, "ES256", POLICY, PERIOD + RETIRE)
+    ring, _ = apply_due(ring, PERIOD + RETIRE, ids)
+    assert planned_step(next(k for k in ring if k.kid == retiring.kid), POLICY) is None  # retired
