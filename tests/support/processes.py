@@ -106,3 +106,14 @@ def start_redis() -> tuple[Service, str]:
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"redis-server did not start:\n{service.output()}")
+
+
+def start_demo(env: Mapping[str, str]) -> tuple[Service, str]:
+    """The demo downstream service (app.demo:app, protected by the verifier) under uvicorn."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "uvicorn", "app.demo:app", "--host", "127.0.0.1",
+            "--port", str(port), "--no-access-log"]
+    service = Service("demo", argv, env)
+    service.wait_http(base + "/healthz")
+    return service, base
