@@ -28,5 +28,9 @@ lint: $(VENV)/.stamp-dev
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Every bench/bench_*.py module, each printing its figures beside their baselines.
+bench: $(VENV)/.stamp-dev
+	@for module in bench/bench_*.py; do $(BIN)/python -m bench.$$(basename $$module .py) || exit 1; done
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
