@@ -6,6 +6,7 @@ library would turn the string into a number and accept it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -24,6 +25,7 @@ from signet.verifier.errors import (
 
 # RFC 9068 section 2.2: every JWT access token carries these.
 RFC9068_REQUIRED_CLAIMS = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
+_NEVER = -math.inf
 _NUMBER = int | float  # msgspec refuses bool here, although bool is an int subclass
 _CLAIM_TYPES: dict[str, Any] = {
     "iss": str, "sub": str, "client_id": str, "jti": str, "scope": str,
@@ -124,8 +126,9 @@ class ClaimPolicy:
                 shape.__struct_fields__, shape.__struct_encode_fields__, strict=True)
             if attribute.startswith("custom_")))
 
-    def check(self, claims: dict[str, Any], now: float) -> None:
-        """Raise the matching TokenError, or return when every check passes."""
+    def check(self, claims: dict[str, Any], now: float) -> tuple[float, float]:
+        """Raise the matching TokenError, or return the window [from, until) in which the
+        time claims stay valid, leeway applied (what the verified-token cache re-checks)."""
         try:
             typed: Any = msgspec.convert(claims, self.shape)
         except msgspec.ValidationError as exc:
@@ -150,3 +153,5 @@ class ClaimPolicy:
         for attribute, claim in self.custom_required:
             if getattr(typed, attribute) is None:
                 raise MissingClaim(f"required claim {claim!r} is null")
+        not_before = max(_NEVER if nbf is UNSET else nbf, _NEVER if iat is UNSET else iat)
+        return not_before - leeway, typed.exp + leeway

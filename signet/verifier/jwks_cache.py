@@ -76,13 +76,17 @@ class JwksCache:
         self._retry_after: dict[str, float] = {}
         self._cooldown_until: dict[str, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._starting: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Warm-up: load every issuer now, then keep them fresh in the background."""
-        if self._tasks:
-            return
+        """Warm-up: load every issuer now, then keep them fresh in the background (once)."""
+        if self._starting is None:
+            self._starting = asyncio.create_task(self._start())
+        await asyncio.shield(self._starting)
+
+    async def _start(self) -> None:
         results = await asyncio.gather(*(self.refresh(issuer, "warm-up") for issuer in self.issuers),
                                        return_exceptions=True)
         for issuer, result in zip(self.issuers, results, strict=True):
@@ -96,7 +100,7 @@ class JwksCache:
         for task in [*self._tasks, *self._inflight.values()]:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._inflight.values(), return_exceptions=True)
-        self._tasks = []
+        self._tasks, self._starting = [], None
         await self._fetcher.aclose()
         if self._store is not None:
             await self._store.client.aclose()
@@ -105,8 +109,7 @@ class JwksCache:
 
     async def ensure(self, issuer: str, kid: str) -> None:
         """Return once `kid` of `issuer` is usable, else raise UnknownKey or KeysUnavailable."""
-        if not self._tasks:
-            await self.start()  # first miss: warm up and start the refreshers
+        await self.start()  # on the first miss: warm up and start the refreshers
         state = self.issuers[issuer]
         if not self._usable(state):
             await self.refresh(issuer, "on demand")
@@ -133,10 +136,9 @@ class JwksCache:
         if self._store is not None:
             # Another instance may already have the newer set in Redis.
             entry = await self._read_store(issuer)
-            if entry is not None and entry.fetched_at > state.fetched_at:
-                self._apply(issuer, entry, "redis")
-                if kid in state.keys:
-                    return
+            if entry is not None and entry.fetched_at > state.fetched_at and self._apply(
+                    issuer, entry, "redis") and kid in state.keys:
+                return
             if not await self._claim_fleet_cooldown(issuer):
                 self.stats.unknown_kid_cooldown += 1
                 raise UnknownKey(f"unknown kid; another instance refetched {issuer} recently")
@@ -179,8 +181,7 @@ class JwksCache:
                 redis_ok = False
                 self._redis_failed("read", issuer, exc)
             if (cached is not None and not force and cached.fresh_until > self._clock()
-                    and cached.fetched_at >= state.fetched_at):
-                self._apply(issuer, cached, "redis")
+                    and cached.fetched_at >= state.fetched_at and self._apply(issuer, cached, "redis")):
                 self.stats.redis_loads += 1
                 return True
         try:
@@ -315,7 +316,8 @@ class JwksCache:
     # -- the memory layer ---------------------------------------------------------------
 
     def _apply(self, issuer: str, entry: StoredJwks, source: str,
-               keys: dict[str, BoundKey] | None = None) -> None:
+               keys: dict[str, BoundKey] | None = None) -> bool:
+        """Make `entry` the issuer's key set; False when its document is unusable."""
         state = self.issuers[issuer]
         if keys is None:
             try:
@@ -323,7 +325,7 @@ class JwksCache:
             except JwksError as exc:
                 log.warning("ignoring an unusable JWKS", extra={"fields": {
                     "issuer": issuer, "source": source, "error": str(exc)}})
-                return
+                return False
         removed = removed_kids(state.keys, keys)
         changed = entry.document != state.document
         state.keys = keys  # first the keys, then the generation: see Verifier._verify_now
@@ -338,6 +340,7 @@ class JwksCache:
             log.info("JWKS loaded", extra={"fields": {
                 "issuer": issuer, "source": source, "kids": sorted(k[:64] for k in keys),
                 "removed": sorted(k[:64] for k in removed)}})
+        return True
 
     # -- background tasks ---------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from signet.verifier.errors import (
     WrongType,
 )
 
+DOT = ord(".")
 ACCESS_TOKEN_TYPES = frozenset(("at+jwt", "application/at+jwt"))  # RFC 9068 section 4, any case
 # Headers that would make a verifier fetch or trust a key named by the token itself, or
 # change how the payload is read (RFC 7797 `b64`). Signet never honours them, so it refuses them.
@@ -47,11 +48,11 @@ def split(token: object) -> tuple[bytes, bytes, bytes, bytes]:
         raw = token.encode("ascii")
     except UnicodeEncodeError:
         raise MalformedToken("token is not ASCII") from None
-    header, _, rest = raw.partition(b".")
-    payload, dot, signature = rest.partition(b".")
-    if not dot or b"." in signature:
+    first = raw.find(DOT)  # int operands: memchr
+    second = raw.find(DOT, first + 1)
+    if first < 0 or second < 0 or raw.find(DOT, second + 1) >= 0:
         raise MalformedToken("a compact JWS has exactly three segments")
-    return raw[: len(header) + len(payload) + 1], header, payload, signature
+    return raw[:second], raw[:first], raw[first + 1:second], raw[second + 1:]
 
 
 def decode_segment(segment: bytes, what: str) -> bytes:

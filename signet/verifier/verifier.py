@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -45,7 +44,6 @@ from signet.verifier.token import Header, decode_object, decode_segment, parse_h
 log = logging.getLogger("signet.verifier")
 
 HEADER_CACHE_SIZE = 256  # distinct header segments remembered (one per key in practice)
-_NEG_INF = -math.inf
 
 # A verified-token cache entry: claims, valid-from, valid-until (leeway applied), the
 # issuer's key state and its generation when verified, and the kid.
@@ -147,7 +145,10 @@ class Verifier:
         Failures are logged, not raised: the service starts, and requests get 503 until
         keys can be had.
         """
-        await self._io.call_async(self._cache.start())
+        try:
+            await asyncio.wait_for(self._io.call_async(self._cache.start()), self._wait_limit)
+        except TimeoutError:
+            log.warning("verifier warm-up still running; requests will wait for keys")
 
     def start_sync(self) -> None:
         self._io.call(self._cache.start(), self._wait_limit)
@@ -261,20 +262,16 @@ class Verifier:
         signature = decode_segment(signature_segment, "signature")
         if not key.check(signed, signature):
             raise BadSignature()
-        self._policy.check(payload, now)
+        not_before, not_after = self._policy.check(payload, now)
 
         claims = Claims(payload)
         if self._verified_size:
-            leeway = self._leeway
-            nbf, iat = payload.get("nbf"), payload.get("iat")
-            not_before = max(_NEG_INF if nbf is None else nbf, _NEG_INF if iat is None else iat)
             if len(verified) >= self._verified_size:
                 try:
                     verified.popitem(last=False)
                 except KeyError:
                     pass
-            verified[token] = (claims, not_before - leeway, payload["exp"] + leeway, state,
-                               generation, header.kid)
+            verified[token] = (claims, not_before, not_after, state, generation, header.kid)
         return claims
 
     def _forget_tokens(self, issuer: str, kids: set[str]) -> None:
