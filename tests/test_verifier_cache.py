@@ -225,6 +225,21 @@ async def test_forged_redis_entry_is_ignored_with_an_integrity_key(
         assert await code_of(verifier, real_token) == "ok"
 
 
+async def test_unusable_redis_document_falls_back_to_the_issuer(
+        proxy: CountingProxy, redis_url: str, prefix: str, keys: Keys,
+        verifiers: list[Verifier]) -> None:
+    """A fresh entry whose document is no JWKS (written by someone, no integrity key set) is
+    ignored: the keys come from the issuer, and the entry is replaced."""
+    client = redis.Redis.from_url(redis_url)
+    name = f"{prefix}jwks:{ISSUER}"
+    client.set(name, b"signet-jwks-v1 - " + msgspec.json.encode(
+        StoredJwks(ISSUER, "not a JWKS", time.time(), 3600, None)))
+    verifier = await started(verifiers, **options(proxy, redis_url, prefix))
+    assert proxy.count(JWKS) == 1
+    assert await code_of(verifier, sign_claims(keys.a, access_claims(ISSUER))) == "ok"
+    assert keys.a.published.kid.encode() in client.get(name)
+
+
 async def test_entry_moved_to_another_issuer_fails_its_mac(redis_url: str, prefix: str) -> None:
     """The MAC covers the entry's name, so a genuine entry of issuer X cannot serve issuer Y."""
     import redis.asyncio as aioredis

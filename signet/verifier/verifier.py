@@ -181,15 +181,11 @@ class Verifier:
         try:
             return self._verify_now(token)
         except _KeysNeeded as need:
+            loading = self._io.call_async(self._cache.ensure(need.issuer, need.kid))
             try:
-                await asyncio.wait_for(self._io.call_async(self._cache.ensure(need.issuer, need.kid)),
-                                       self._wait_limit)
-            except TimeoutError:
-                raise KeysUnavailable("timed out waiting for the issuer's keys") from None
-            except SignetError:
-                raise
+                await asyncio.wait_for(loading, self._wait_limit)
             except Exception as exc:
-                raise self._unexpected(exc) from None
+                raise self._miss_error(exc) from None
         return self._verify_after_load(token)
 
     def verify_sync(self, token: str) -> Claims:
@@ -199,13 +195,18 @@ class Verifier:
         except _KeysNeeded as need:
             try:
                 self._io.call(self._cache.ensure(need.issuer, need.kid), self._wait_limit)
-            except concurrent.futures.TimeoutError:
-                raise KeysUnavailable("timed out waiting for the issuer's keys") from None
-            except SignetError:
-                raise
             except Exception as exc:
-                raise self._unexpected(exc) from None
+                raise self._miss_error(exc) from None
         return self._verify_after_load(token)
+
+    def _miss_error(self, exc: Exception) -> SignetError:
+        """What a failed key-cache load means for the token being verified."""
+        if isinstance(exc, SignetError):
+            return exc
+        if isinstance(exc, TimeoutError | concurrent.futures.TimeoutError):
+            return KeysUnavailable("timed out waiting for the issuer's keys")
+        log.error("key cache failed unexpectedly", exc_info=exc)
+        return KeysUnavailable("the key cache failed")
 
     def _verify_after_load(self, token: str) -> Claims:
         try:
@@ -215,10 +216,6 @@ class Verifier:
             if self._clock() > state.usable_until:
                 raise KeysUnavailable(f"no usable keys for {need.issuer}") from None
             raise UnknownKey() from None
-
-    def _unexpected(self, exc: Exception) -> KeysUnavailable:
-        log.error("key cache failed unexpectedly", exc_info=exc)
-        return KeysUnavailable("the key cache failed")
 
     def _verify_now(self, token: str) -> Claims:
         if type(token) is str and len(token) > self._max_token_bytes:
