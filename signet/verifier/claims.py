@@ -17,6 +17,7 @@ from msgspec import UNSET
 from signet.verifier.errors import (
     InvalidClaim,
     IssuedInFuture,
+    MalformedToken,
     MissingClaim,
     TokenExpired,
     TokenNotYetValid,
@@ -116,42 +117,54 @@ class ClaimPolicy:
     leeway: float
     required: tuple[str, ...] = RFC9068_REQUIRED_CLAIMS
     shape: type[msgspec.Struct] = field(init=False, repr=False)
+    decoder: msgspec.json.Decoder[Any] = field(init=False, repr=False)
     custom_required: tuple[tuple[str, str], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         shape = claims_shape(self.required)
         object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "decoder", msgspec.json.Decoder(shape))
         object.__setattr__(self, "custom_required", tuple(
             (attribute, claim) for attribute, claim in zip(
                 shape.__struct_fields__, shape.__struct_encode_fields__, strict=True)
             if attribute.startswith("custom_")))
 
-    def check(self, claims: dict[str, Any], now: float) -> tuple[float, float]:
-        """Raise the matching TokenError, or return the window [from, until) in which the
-        time claims stay valid, leeway applied (what the verified-token cache re-checks)."""
+    def check(self, payload: bytes, now: float) -> tuple[float, float]:
+        """Check the JSON payload (already known to be one object). Raise the matching
+        TokenError, or return the window [from, until) in which the time claims stay valid,
+        leeway applied: what the verified-token cache re-checks."""
         try:
-            typed: Any = msgspec.convert(claims, self.shape)
+            typed: Any = self.decoder.decode(payload)
         except msgspec.ValidationError as exc:
             if "missing required field" in str(exc):
                 raise MissingClaim(str(exc)) from None
             raise InvalidClaim(str(exc)) from None
+        except (msgspec.DecodeError, ValueError, RecursionError):
+            raise MalformedToken("payload is not valid JSON") from None
         leeway = self.leeway
-        if typed.exp <= now - leeway:
+        exp = typed.exp
+        if exp <= now - leeway:
             raise TokenExpired()
+        not_before = _NEVER
         nbf = typed.nbf
-        if nbf is not UNSET and nbf > now + leeway:
-            raise TokenNotYetValid()
+        if nbf is not UNSET:
+            if nbf > now + leeway:
+                raise TokenNotYetValid()
+            not_before = nbf
         iat = typed.iat
-        if iat is not UNSET and iat > now + leeway:
-            raise IssuedInFuture()
+        if iat is not UNSET:
+            if iat > now + leeway:
+                raise IssuedInFuture()
+            if iat > not_before:
+                not_before = iat
         aud = typed.aud
         if type(aud) is str:
             if aud not in self.audiences:
                 raise WrongAudience()
         elif self.audiences.isdisjoint(aud):
             raise WrongAudience()
-        for attribute, claim in self.custom_required:
-            if getattr(typed, attribute) is None:
-                raise MissingClaim(f"required claim {claim!r} is null")
-        not_before = max(_NEVER if nbf is UNSET else nbf, _NEVER if iat is UNSET else iat)
-        return not_before - leeway, typed.exp + leeway
+        if self.custom_required:
+            for attribute, claim in self.custom_required:
+                if getattr(typed, attribute) is None:
+                    raise MissingClaim(f"required claim {claim!r} is null")
+        return not_before - leeway, exp + leeway

@@ -25,7 +25,6 @@ from signet.verifier.errors import (
     WrongType,
 )
 
-DOT = ord(".")
 ACCESS_TOKEN_TYPES = frozenset(("at+jwt", "application/at+jwt"))  # RFC 9068 section 4, any case
 # Headers that would make a verifier fetch or trust a key named by the token itself, or
 # change how the payload is read (RFC 7797 `b64`). Signet never honours them, so it refuses them.
@@ -48,11 +47,11 @@ def split(token: object) -> tuple[bytes, bytes, bytes, bytes]:
         raw = token.encode("ascii")
     except UnicodeEncodeError:
         raise MalformedToken("token is not ASCII") from None
-    first = raw.find(DOT)  # int operands: memchr
-    second = raw.find(DOT, first + 1)
-    if first < 0 or second < 0 or raw.find(DOT, second + 1) >= 0:
+    parts = raw.split(b".")
+    if len(parts) != 3:
         raise MalformedToken("a compact JWS has exactly three segments")
-    return raw[:second], raw[:first], raw[first + 1:second], raw[second + 1:]
+    header, payload, signature = parts
+    return raw[: len(header) + len(payload) + 1], header, payload, signature
 
 
 def decode_segment(segment: bytes, what: str) -> bytes:
@@ -67,10 +66,12 @@ _JSON = msgspec.json.Decoder()
 
 def decode_object(segment: bytes, what: str) -> dict[str, Any]:
     """A base64url segment holding one JSON object (RFC 7519 section 7.2 steps 2-10)."""
+    return json_object(decode_segment(segment, what), what)
+
+
+def json_object(document: bytes, what: str) -> dict[str, Any]:
     try:
-        value = _JSON.decode(b64url_decode(segment))
-    except EncodingError:
-        raise MalformedToken(f"{what} is not canonical base64url") from None
+        value = _JSON.decode(document)
     except (msgspec.DecodeError, ValueError, RecursionError):
         # ValueError: invalid UTF-8; RecursionError: nesting deeper than the stack allows.
         raise MalformedToken(f"{what} is not valid JSON") from None

@@ -39,7 +39,7 @@ from signet.verifier.keys import IssuerKeys
 from signet.verifier.settings import VerifierSettings
 from signet.verifier.stats import VerifierStats
 from signet.verifier.store import RedisJwksStore, StoredJwks
-from signet.verifier.token import Header, decode_object, decode_segment, parse_header, split
+from signet.verifier.token import Header, decode_segment, json_object, parse_header, split
 
 log = logging.getLogger("signet.verifier")
 
@@ -88,7 +88,6 @@ class Verifier:
         self._algorithms = {name: ALGORITHMS[name] for name in settings.algorithms}
         self._policy = ClaimPolicy(frozenset(settings.audiences), settings.leeway,
                                    settings.required_claims)
-        self._leeway = settings.leeway
         self._max_token_bytes = settings.max_token_bytes
         self._issuers = {issuer: IssuerKeys(issuer) for issuer in settings.issuers}
         self._headers: dict[bytes, Header] = {}
@@ -241,7 +240,8 @@ class Verifier:
             if len(self._headers) >= HEADER_CACHE_SIZE:
                 self._headers.clear()  # bounded; refilled by the next tokens
             self._headers[header_segment] = header
-        payload = decode_object(payload_segment, "payload")
+        payload_json = decode_segment(payload_segment, "payload")
+        payload = json_object(payload_json, "payload")
 
         issuer = payload.get("iss")
         if type(issuer) is not str:
@@ -259,7 +259,7 @@ class Verifier:
         signature = decode_segment(signature_segment, "signature")
         if not key.check(signed, signature):
             raise BadSignature()
-        not_before, not_after = self._policy.check(payload, now)
+        not_before, not_after = self._policy.check(payload_json, now)
 
         claims = Claims(payload)
         if self._verified_size:
