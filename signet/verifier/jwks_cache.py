@@ -73,6 +73,7 @@ class JwksCache:
         self._on_removed = on_removed
         self._clock = clock
         self._inflight: dict[str, asyncio.Task[bool]] = {}
+        self._kid_refetch: dict[str, asyncio.Task[None]] = {}
         self._retry_after: dict[str, float] = {}
         self._cooldown_until: dict[str, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -97,9 +98,10 @@ class JwksCache:
             self._tasks.append(asyncio.create_task(self._listen()))
 
     async def aclose(self) -> None:
-        for task in [*self._tasks, *self._inflight.values()]:
+        running = [*self._tasks, *self._inflight.values(), *self._kid_refetch.values()]
+        for task in running:
             task.cancel()
-        await asyncio.gather(*self._tasks, *self._inflight.values(), return_exceptions=True)
+        await asyncio.gather(*running, return_exceptions=True)
         self._tasks, self._starting = [], None
         await self._fetcher.aclose()
         if self._store is not None:
@@ -123,9 +125,9 @@ class JwksCache:
 
     async def _unknown_kid(self, issuer: str, kid: str) -> None:
         state = self.issuers[issuer]
-        inflight = self._inflight.get(issuer)
-        if inflight is not None:  # a refresh is under way: its result may hold the kid
-            await asyncio.shield(inflight)
+        pending = self._kid_refetch.get(issuer) or self._inflight.get(issuer)
+        if pending is not None:  # a refresh is under way: its result may hold the kid
+            await asyncio.shield(pending)
             if kid in state.keys:
                 return
         now = self._clock()
@@ -133,21 +135,29 @@ class JwksCache:
             self.stats.unknown_kid_cooldown += 1
             raise UnknownKey(f"unknown kid; refetch for {issuer} is cooling down")
         self._cooldown_until[issuer] = now + self.policy.unknown_kid_cooldown
+        log.info("unknown kid: looking for a newer key set",
+                 extra={"fields": {"issuer": issuer, "kid": kid[:64]}})
+        task = asyncio.create_task(self._refetch_for_unknown_kid(issuer))
+        self._kid_refetch[issuer] = task
+        task.add_done_callback(lambda _: self._kid_refetch.pop(issuer, None))
+        await asyncio.shield(task)
+        if kid not in state.keys:
+            raise UnknownKey("the kid is not in the issuer's current key set")
+
+    async def _refetch_for_unknown_kid(self, issuer: str) -> None:
+        """Newer keys from Redis if another instance has them, else one fetch per cooldown
+        in the whole fleet (a Redis key claims the slot)."""
+        state = self.issuers[issuer]
         if self._store is not None:
-            # Another instance may already have the newer set in Redis.
             entry = await self._read_store(issuer)
             if entry is not None and entry.fetched_at > state.fetched_at and self._apply(
-                    issuer, entry, "redis") and kid in state.keys:
+                    issuer, entry, "redis"):
                 return
             if not await self._claim_fleet_cooldown(issuer):
                 self.stats.unknown_kid_cooldown += 1
-                raise UnknownKey(f"unknown kid; another instance refetched {issuer} recently")
+                return
         self.stats.unknown_kid_refetches += 1
-        log.info("unknown kid: refetching the issuer's keys",
-                 extra={"fields": {"issuer": issuer, "kid": kid[:64]}})
         await self.refresh(issuer, "unknown kid", force=True)
-        if kid not in state.keys:
-            raise UnknownKey("the kid is not in the issuer's current key set")
 
     async def _claim_fleet_cooldown(self, issuer: str) -> bool:
         assert self._store is not None
