@@ -62,10 +62,11 @@ deploy-check: $(VENV)/.stamp-dev $(VENV)/.stamp-checkov
 test: lint deploy-check $(NODE_DIR)/node_modules/.stamp
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Issuer benchmarks (wrk from Debian). The verifier bench joins when it lands.
+# Every bench/bench_*.py module, each printing its figures beside their baselines
+# (the issuer bench drives wrk, from Debian).
 bench: $(VENV)/.stamp-dev
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-	$(BIN)/python -m bench.bench_issuer
+	@for module in bench/bench_*.py; do $(BIN)/python -m bench.$$(basename $$module .py) || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache $(NODE_DIR)/node_modules tests/artifacts

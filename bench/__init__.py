@@ -1,0 +1,1 @@
+"""Benchmarks that print Signet's figures beside their baselines, measured in the same run."""

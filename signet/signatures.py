@@ -6,6 +6,8 @@ ECDSA in fixed-width R||S form.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
@@ -32,18 +34,47 @@ def sign(alg: Algorithm, private_key: PrivateKey, data: bytes) -> bytes:
     return private_key.sign(data, _rsa_padding(alg), alg.new_hash())
 
 
+SignatureCheck = Callable[[bytes, bytes], bool]
+
+
+def verifier_for(alg: Algorithm, public_key: PublicKey) -> SignatureCheck:
+    """A `check(data, signature) -> bool` for one key, with padding and hash objects built once.
+
+    The verifier calls this once per key, not per token: building the padding and hash
+    objects costs about as much as the rest of its per-token work.
+    """
+    hash_algorithm = alg.new_hash()
+    if alg.padding is Padding.ECDSA:
+        if not isinstance(public_key, ec.EllipticCurvePublicKey):
+            return _never
+        ecdsa, size, verify_der = ec.ECDSA(hash_algorithm), alg.coordinate_size, public_key.verify
+
+        def check_ecdsa(data: bytes, signature: bytes) -> bool:
+            try:
+                verify_der(raw_to_der_ecdsa(signature, size), data, ecdsa)
+            except (InvalidSignature, EncodingError, ValueError):
+                return False
+            return True
+
+        return check_ecdsa
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        return _never
+    rsa_padding, verify_rsa = _rsa_padding(alg), public_key.verify
+
+    def check_rsa(data: bytes, signature: bytes) -> bool:
+        try:
+            verify_rsa(signature, data, rsa_padding, hash_algorithm)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    return check_rsa
+
+
+def _never(data: bytes, signature: bytes) -> bool:
+    return False
+
+
 def verify(alg: Algorithm, public_key: PublicKey, data: bytes, signature: bytes) -> bool:
     """True only for a valid JWS-form signature; malformed signatures are simply invalid."""
-    try:
-        if alg.padding is Padding.ECDSA:
-            if not isinstance(public_key, ec.EllipticCurvePublicKey):
-                return False
-            der = raw_to_der_ecdsa(signature, alg.coordinate_size)
-            public_key.verify(der, data, ec.ECDSA(alg.new_hash()))
-        else:
-            if not isinstance(public_key, rsa.RSAPublicKey):
-                return False
-            public_key.verify(signature, data, _rsa_padding(alg), alg.new_hash())
-    except (InvalidSignature, EncodingError, ValueError):
-        return False
-    return True
+    return verifier_for(alg, public_key)(data, signature)

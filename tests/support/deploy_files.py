@@ -49,7 +49,11 @@ def demo_variables() -> set[str]:
     if spec is None:
         return set(DEMO_DOCUMENTED)
     demo = importlib.import_module("app.demo")
-    names = set(re.findall(r"\bSIGNET_[A-Z0-9_]+\b", Path(str(spec.origin)).read_text()))
+    from signet.verifier.settings import ENVIRONMENT as VERIFIER_ENVIRONMENT
+
+    # The demo reads the verifier's SIGNET_VERIFIER_* variables through VerifierSettings.
+    names = set(VERIFIER_ENVIRONMENT.values())
+    names |= set(re.findall(r"\bSIGNET_[A-Z0-9_]+\b", Path(str(spec.origin)).read_text()))
     for value in vars(demo).values():
         if isinstance(value, type) and issubclass(value, BaseSettings) and value is not BaseSettings:
             names |= env_names(value)

@@ -145,3 +145,14 @@ class ThreadServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+def start_demo(env: Mapping[str, str]) -> tuple[Service, str]:
+    """The demo downstream service (app.demo:app, protected by the verifier) under uvicorn."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "uvicorn", "app.demo:app", "--host", "127.0.0.1",
+            "--port", str(port), "--no-access-log"]
+    service = Service("demo", argv, env)
+    service.wait_http(base + "/healthz")
+    return service, base

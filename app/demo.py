@@ -1,0 +1,65 @@
+"""A downstream service protected by Signet's verifier: `uvicorn app.demo:app --port 8001`.
+
+Configured by SIGNET_VERIFIER_* (see signet.verifier.settings), SIGNET_REDIS_URL and
+SIGNET_CACHE_INTEGRITY_KEY. Settings are read in the lifespan, so a bad value stops
+start-up with one line naming the variable, like the issuer.
+
+- `GET /healthz`: no token needed.
+- `GET /whoami`: the verified claims of the caller's token.
+- `GET /admin`: requires the scope `admin` (403 `insufficient_scope` otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends
+
+from app.logs import configure_logging
+from app.main import SignetApp  # the one-line start-up failure, shared with the issuer
+from signet import __version__
+from signet.verifier import Claims, SignetAuthMiddleware, Verifier, VerifierConfigError
+from signet.verifier.fastapi import require_scopes, require_token
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+PUBLIC_PATHS = ("/healthz", "/docs", "/openapi.json")
+
+
+def create_demo_app(verifier: Verifier | None = None) -> SignetApp:
+    @asynccontextmanager
+    async def lifespan(app: SignetApp) -> AsyncIterator[None]:
+        level = os.environ.get("SIGNET_LOG_LEVEL", "info").lower()
+        try:
+            if level not in LOG_LEVELS:
+                raise VerifierConfigError("SIGNET_LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
+            app.state.verifier = verifier or Verifier.from_env()
+        except VerifierConfigError as exc:
+            app.startup_error = str(exc)
+            raise
+        configure_logging(level)
+        yield  # the middleware warms the key cache after this and closes it on shutdown
+
+    app = SignetApp(title="Signet demo service", version=__version__, lifespan=lifespan,
+                    summary="A downstream service that accepts Signet access tokens.")
+    app.add_middleware(SignetAuthMiddleware, verifier=lambda: app.state.verifier,
+                       exclude_paths=PUBLIC_PATHS)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/whoami", summary="The verified claims of your token")
+    async def whoami(claims: Claims = Depends(require_token())) -> dict[str, Any]:  # noqa: B008
+        return claims.to_dict()
+
+    @app.get("/admin", summary="Needs the scope `admin`")
+    async def admin(claims: Claims = Depends(require_scopes("admin"))) -> dict[str, Any]:  # noqa: B008
+        return {"admin": True, "sub": claims.subject}
+
+    return app
+
+
+app = create_demo_app()

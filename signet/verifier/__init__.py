@@ -1,0 +1,64 @@
+"""Verify Signet access tokens locally: keys cached in memory and shared through Redis.
+
+Importable with only the `[verifier]` extra (cryptography, httpx, redis, msgspec, pybase64). The
+FastAPI dependencies live in `signet.verifier.fastapi` and import FastAPI themselves.
+"""
+
+from signet.verifier.claims import RFC9068_REQUIRED_CLAIMS, Claims
+from signet.verifier.errors import (
+    AlgorithmMismatch,
+    BadSignature,
+    ForbiddenHeader,
+    InsufficientScope,
+    InvalidClaim,
+    IssuedInFuture,
+    KeysUnavailable,
+    MalformedToken,
+    MissingClaim,
+    SignetError,
+    TokenError,
+    TokenExpired,
+    TokenNotYetValid,
+    TokenTooLarge,
+    UnknownKey,
+    UnsupportedAlgorithm,
+    UnsupportedCritical,
+    UntrustedIssuer,
+    VerifierConfigError,
+    WrongAudience,
+    WrongType,
+)
+from signet.verifier.middleware import SignetAuthMiddleware
+from signet.verifier.settings import VerifierSettings
+from signet.verifier.stats import VerifierStats
+from signet.verifier.verifier import Verifier
+
+__all__ = [
+    "RFC9068_REQUIRED_CLAIMS",
+    "AlgorithmMismatch",
+    "BadSignature",
+    "Claims",
+    "ForbiddenHeader",
+    "InsufficientScope",
+    "InvalidClaim",
+    "IssuedInFuture",
+    "KeysUnavailable",
+    "MalformedToken",
+    "MissingClaim",
+    "SignetAuthMiddleware",
+    "SignetError",
+    "TokenError",
+    "TokenExpired",
+    "TokenNotYetValid",
+    "TokenTooLarge",
+    "UnknownKey",
+    "UnsupportedAlgorithm",
+    "UnsupportedCritical",
+    "UntrustedIssuer",
+    "Verifier",
+    "VerifierConfigError",
+    "VerifierSettings",
+    "VerifierStats",
+    "WrongAudience",
+    "WrongType",
+]

@@ -1,0 +1,57 @@
+"""FastAPI dependencies: `require_token()` and `require_scopes("a", "b")`.
+
+This module imports FastAPI; `signet.verifier` itself does not. With
+SignetAuthMiddleware in front, the dependencies read the claims it stored; without it,
+pass `verifier=` and they verify the bearer token themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import msgspec
+from fastapi import Depends, HTTPException, Request
+
+from signet.verifier.bearer import bearer_token, error_response, missing_token_response
+from signet.verifier.claims import Claims
+from signet.verifier.errors import InsufficientScope, SignetError
+from signet.verifier.middleware import STATE_KEY
+from signet.verifier.verifier import Verifier
+
+
+def _http_error(response: tuple[int, dict[str, str], bytes]) -> HTTPException:
+    status, headers, body = response
+    return HTTPException(status, detail=msgspec.json.decode(body), headers=headers)
+
+
+def require_token(verifier: Verifier | None = None) -> Callable[[Request], Awaitable[Claims]]:
+    """A dependency giving the verified Claims of the request, or answering 401."""
+
+    async def verified_claims(request: Request) -> Claims:
+        claims = request.scope.get("state", {}).get(STATE_KEY)
+        if isinstance(claims, Claims):
+            return claims
+        token = bearer_token(request.headers.get("authorization"))
+        if verifier is None or token is None:
+            raise _http_error(missing_token_response())
+        try:
+            claims = await verifier.verify(token)
+        except SignetError as exc:
+            raise _http_error(error_response(exc)) from None
+        request.scope.setdefault("state", {})[STATE_KEY] = claims
+        return claims
+
+    return verified_claims
+
+
+def require_scopes(*scopes: str, verifier: Verifier | None = None) -> Callable[..., Awaitable[Claims]]:
+    """A dependency requiring every listed scope (RFC 6750 403 `insufficient_scope` otherwise)."""
+    needed = frozenset(scopes)
+    token_dependency = require_token(verifier)
+
+    async def scoped_claims(claims: Claims = Depends(token_dependency)) -> Claims:  # noqa: B008
+        if not needed <= claims.scopes:
+            raise _http_error(error_response(InsufficientScope(), scope=" ".join(sorted(needed))))
+        return claims
+
+    return scoped_claims

@@ -1,0 +1,398 @@
+"""Keeps every trusted issuer's keys fresh through three layers: memory, Redis, the issuer.
+
+Everything here runs on the verifier's own event loop (see background.py); the request
+path only reads the `IssuerKeys` objects this class replaces. Per issuer:
+
+- one refresh at a time in this process (single-flight), and one fetch at a time in the
+  fleet (a Redis lock; the others wait for its result and read it from Redis);
+- a background task refreshes before the keys go stale; a pub/sub message from another
+  instance makes every instance reload at once;
+- an unknown kid causes one refetch, then a cooldown (in process and fleet-wide);
+- when the issuer and Redis fail, the last good keys are used up to `max_staleness`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from redis.exceptions import LockError, RedisError
+
+from signet.algorithms import Algorithm
+from signet.verifier.errors import KeysUnavailable, UnknownKey
+from signet.verifier.fetch import FetchError, JwksFetcher
+from signet.verifier.keys import BoundKey, IssuerKeys, JwksError, parse_jwks, removed_kids
+from signet.verifier.stats import VerifierStats
+from signet.verifier.store import RedisJwksStore, StoredJwks
+
+log = logging.getLogger("signet.verifier")
+
+DEFAULT_MAX_AGE = 300.0  # when the issuer sends no Cache-Control max-age
+WAIT_POLL_SECONDS = 0.05  # how often an instance waiting on another's fetch looks at Redis
+
+
+@dataclass(frozen=True, slots=True)
+class CachePolicy:
+    min_ttl: float
+    max_ttl: float
+    max_staleness: float
+    unknown_kid_cooldown: float
+    http_timeout: float
+
+    def ttl(self, max_age: float | None) -> float:
+        """The issuer's max-age, bounded by the configured minimum and maximum."""
+        value = DEFAULT_MAX_AGE if max_age is None else max_age
+        return min(max(value, self.min_ttl), self.max_ttl)
+
+    @property
+    def error_retry(self) -> float:
+        """Pause after a failed refresh: never faster than a fresh set would be refreshed."""
+        return min(5.0, self.min_ttl)
+
+    @property
+    def lock_timeout(self) -> float:
+        return 2 * self.http_timeout + 1  # discovery plus the JWKS request
+
+
+class JwksCache:
+    def __init__(self, issuers: Mapping[str, IssuerKeys], jwks_urls: Mapping[str, str | None],
+                 algorithms: Mapping[str, Algorithm], policy: CachePolicy, fetcher: JwksFetcher,
+                 store: RedisJwksStore | None, stats: VerifierStats,
+                 on_removed: Callable[[str, set[str]], None], clock: Callable[[], float]) -> None:
+        self.issuers = issuers
+        self._jwks_urls = dict(jwks_urls)
+        self._algorithms = algorithms
+        self.policy = policy
+        self._fetcher = fetcher
+        self._store = store
+        self.stats = stats
+        self._on_removed = on_removed
+        self._clock = clock
+        self._inflight: dict[str, asyncio.Task[bool]] = {}
+        self._kid_refetch: dict[str, asyncio.Task[None]] = {}
+        self._retry_after: dict[str, float] = {}
+        self._cooldown_until: dict[str, float] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._starting: asyncio.Task[None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Warm-up: load every issuer now, then keep them fresh in the background (once)."""
+        if self._starting is None:
+            self._starting = asyncio.create_task(self._start())
+        await asyncio.shield(self._starting)
+
+    async def _start(self) -> None:
+        results = await asyncio.gather(*(self.refresh(issuer, "warm-up") for issuer in self.issuers),
+                                       return_exceptions=True)
+        for issuer, result in zip(self.issuers, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("JWKS warm-up failed", exc_info=result, extra={"fields": {"issuer": issuer}})
+        self._tasks = [asyncio.create_task(self._refresh_loop(issuer)) for issuer in self.issuers]
+        if self._store is not None:
+            self._tasks.append(asyncio.create_task(self._listen()))
+
+    async def aclose(self) -> None:
+        running = [*self._tasks, *self._inflight.values(), *self._kid_refetch.values()]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        self._tasks, self._starting = [], None
+        await self._fetcher.aclose()
+        if self._store is not None:
+            await self._store.client.aclose()
+
+    # -- what the request path asks for -------------------------------------------------
+
+    async def ensure(self, issuer: str, kid: str) -> None:
+        """Return once `kid` of `issuer` is usable, else raise UnknownKey or KeysUnavailable."""
+        await self.start()  # on the first miss: warm up and start the refreshers
+        state = self.issuers[issuer]
+        if not self._usable(state):
+            await self.refresh(issuer, "on demand")
+            if not self._usable(state):
+                raise KeysUnavailable(f"no usable keys for {issuer}")
+        if kid not in state.keys:
+            await self._unknown_kid(issuer, kid)
+
+    def _usable(self, state: IssuerKeys) -> bool:
+        return state.loaded and self._clock() <= state.usable_until
+
+    async def _unknown_kid(self, issuer: str, kid: str) -> None:
+        state = self.issuers[issuer]
+        pending = self._kid_refetch.get(issuer) or self._inflight.get(issuer)
+        if pending is not None:  # a refresh is under way: its result may hold the kid
+            await asyncio.shield(pending)
+            if kid in state.keys:
+                return
+        now = self._clock()
+        if now < self._cooldown_until.get(issuer, 0.0):
+            self.stats.unknown_kid_cooldown += 1
+            raise UnknownKey(f"unknown kid; refetch for {issuer} is cooling down")
+        self._cooldown_until[issuer] = now + self.policy.unknown_kid_cooldown
+        log.info("unknown kid: looking for a newer key set",
+                 extra={"fields": {"issuer": issuer, "kid": kid[:64]}})
+        task = asyncio.create_task(self._refetch_for_unknown_kid(issuer))
+        self._kid_refetch[issuer] = task
+        task.add_done_callback(lambda _: self._kid_refetch.pop(issuer, None))
+        await asyncio.shield(task)
+        if kid not in state.keys:
+            raise UnknownKey("the kid is not in the issuer's current key set")
+
+    async def _refetch_for_unknown_kid(self, issuer: str) -> None:
+        """Newer keys from Redis if another instance has them, else one fetch per cooldown
+        in the whole fleet (a Redis key claims the slot)."""
+        state = self.issuers[issuer]
+        if self._store is not None:
+            entry = await self._read_store(issuer)
+            if entry is not None and entry.fetched_at > state.fetched_at and self._apply(
+                    issuer, entry, "redis"):
+                return
+            if not await self._claim_fleet_cooldown(issuer):
+                self.stats.unknown_kid_cooldown += 1
+                return
+        self.stats.unknown_kid_refetches += 1
+        await self.refresh(issuer, "unknown kid", force=True)
+
+    async def _claim_fleet_cooldown(self, issuer: str) -> bool:
+        assert self._store is not None
+        try:
+            return await self._store.claim_cooldown(issuer, self.policy.unknown_kid_cooldown)
+        except RedisError:
+            self.stats.redis_errors += 1
+            return True  # Redis down: the in-process cooldown still bounds this instance
+
+    # -- refresh ------------------------------------------------------------------------
+
+    async def refresh(self, issuer: str, reason: str, force: bool = False) -> bool:
+        """Single-flight refresh; True when a current key set was loaded."""
+        task = self._inflight.get(issuer)
+        if task is None:
+            if not force and self._clock() < self._retry_after.get(issuer, 0.0):
+                return False  # failed a moment ago: don't hammer the issuer
+            task = asyncio.create_task(self._refresh(issuer, reason, force))
+            self._inflight[issuer] = task
+            task.add_done_callback(lambda _: self._inflight.pop(issuer, None))
+        return await asyncio.shield(task)
+
+    async def _refresh(self, issuer: str, reason: str, force: bool) -> bool:
+        state = self.issuers[issuer]
+        cached: StoredJwks | None = None
+        redis_ok = self._store is not None
+        if self._store is not None:
+            try:
+                cached = await self._store.read(issuer)
+            except RedisError as exc:
+                redis_ok = False
+                self._redis_failed("read", issuer, exc)
+            if (cached is not None and not force and cached.fresh_until > self._clock()
+                    and cached.fetched_at >= state.fetched_at and self._apply(issuer, cached, "redis")):
+                self.stats.redis_loads += 1
+                return True
+        try:
+            fetched, keys = await self._fetch_shared(issuer, cached, redis_ok)
+        except (FetchError, JwksError, RedisError) as exc:
+            return self._fetch_failed(issuer, reason, exc, cached)
+        self._retry_after.pop(issuer, None)
+        self._apply(issuer, fetched, "issuer", keys)
+        return True
+
+    def _fetch_failed(self, issuer: str, reason: str, exc: Exception, cached: StoredJwks | None) -> bool:
+        state = self.issuers[issuer]
+        now = self._clock()
+        self.stats.jwks_fetch_errors += 1
+        self._retry_after[issuer] = now + self.policy.error_retry
+        if (cached is not None and cached.fetched_at > state.fetched_at
+                and now <= cached.fresh_until + self.policy.max_staleness):
+            self._apply(issuer, cached, "redis (stale)")  # better than what this process has
+        fields = {"issuer": issuer, "reason": reason, "error": str(exc)}
+        if self._usable(state):
+            self.stats.stale_if_error += 1
+            log.warning("JWKS refresh failed; verifying with stale keys", extra={"fields": {
+                **fields, "age_seconds": round(now - state.fetched_at, 1),
+                "usable_for_seconds": round(state.usable_until - now, 1)}})
+            return False
+        self.stats.keys_unavailable += 1
+        log.error("JWKS refresh failed and no usable keys remain", extra={"fields": fields})
+        return False
+
+    async def _fetch_shared(self, issuer: str, cached: StoredJwks | None,
+                            redis_ok: bool) -> tuple[StoredJwks, dict[str, BoundKey]]:
+        """Fetch from the issuer, letting only one instance of the fleet do it at a time."""
+        if not redis_ok or self._store is None:
+            return await self._fetch_origin(issuer, cached)
+        lock = self._store.lock(issuer, self.policy.lock_timeout)
+        try:
+            acquired = await lock.acquire()
+        except RedisError as exc:
+            self._redis_failed("lock", issuer, exc)
+            return await self._fetch_origin(issuer, cached)
+        if not acquired:
+            try:
+                waited = await self._wait_for_other_instance(issuer, cached)
+            except RedisError as exc:
+                self._redis_failed("wait", issuer, exc)
+                waited = None
+            if waited is not None:
+                return waited, self._parse(issuer, waited)
+            return await self._fetch_origin(issuer, cached)  # the holder gave up or died
+        try:
+            # Another instance may have finished its fetch between our read and the lock.
+            latest = await self._store.read(issuer)
+            if latest is not None and latest.fresh_until > self._clock() and (
+                    cached is None or latest.fetched_at > cached.fetched_at):
+                self.stats.redis_loads += 1
+                return latest, self._parse(issuer, latest)
+            fetched, keys = await self._fetch_origin(issuer, cached)
+            await self._publish(fetched, changed=cached is None or cached.document != fetched.document)
+            return fetched, keys
+        finally:
+            with contextlib.suppress(LockError, RedisError):
+                await lock.release()
+
+    def _parse(self, issuer: str, entry: StoredJwks) -> dict[str, BoundKey]:
+        return parse_jwks(entry.document, self._algorithms, self.issuers[issuer].keys)[0]
+
+    async def _wait_for_other_instance(self, issuer: str, before: StoredJwks | None) -> StoredJwks | None:
+        assert self._store is not None
+        self.stats.lock_waits += 1
+        deadline = self._clock() + self.policy.lock_timeout
+        while self._clock() < deadline:
+            await asyncio.sleep(WAIT_POLL_SECONDS)
+            entry = await self._store.read(issuer)
+            if entry is not None and (before is None or entry.fetched_at != before.fetched_at):
+                self.stats.redis_loads += 1
+                return entry
+            if not await self._store.lock_held(issuer):
+                return None
+        return None
+
+    async def _fetch_origin(self, issuer: str,
+                            previous: StoredJwks | None) -> tuple[StoredJwks, dict[str, BoundKey]]:
+        state = self.issuers[issuer]
+        # Revalidate whichever copy we hold; a 304 then means "still this document".
+        base = previous if previous is not None and previous.fetched_at >= state.fetched_at else None
+        document, etag = (base.document, base.etag) if base else (state.document, state.etag)
+        url = await self._jwks_url(issuer)
+        self.stats.jwks_fetches += 1
+        result = await self._fetcher.fetch_jwks(url, etag if document is not None else None)
+        if result.document is None:
+            self.stats.jwks_not_modified += 1
+            assert document is not None
+        else:
+            document = result.document
+        keys, problems = parse_jwks(document, self._algorithms, state.keys)
+        if problems and document != state.document:
+            log.warning("JWKS keys skipped", extra={"fields": {"issuer": issuer, "problems": problems}})
+        entry = StoredJwks(issuer, document, self._clock(), self.policy.ttl(result.max_age),
+                           result.etag or etag)
+        return entry, keys
+
+    async def _jwks_url(self, issuer: str) -> str:
+        url = self._jwks_urls.get(issuer)
+        if url is None:
+            self.stats.discovery_fetches += 1
+            url = await self._fetcher.discover_jwks_uri(issuer)
+            self._jwks_urls[issuer] = url
+        return url
+
+    async def _publish(self, entry: StoredJwks, changed: bool) -> None:
+        assert self._store is not None
+        try:
+            await self._store.write(entry, entry.max_age + self.policy.max_staleness)
+            if changed:
+                await self._store.announce(entry.issuer)
+        except RedisError as exc:
+            self._redis_failed("write", entry.issuer, exc)
+
+    async def _read_store(self, issuer: str) -> StoredJwks | None:
+        assert self._store is not None
+        try:
+            return await self._store.read(issuer)
+        except RedisError as exc:
+            self._redis_failed("read", issuer, exc)
+            return None
+
+    def _redis_failed(self, action: str, issuer: str, exc: Exception) -> None:
+        self.stats.redis_errors += 1
+        log.warning("Redis unavailable; carrying on without it", extra={"fields": {
+            "action": action, "issuer": issuer, "error": type(exc).__name__}})
+
+    # -- the memory layer ---------------------------------------------------------------
+
+    def _apply(self, issuer: str, entry: StoredJwks, source: str,
+               keys: dict[str, BoundKey] | None = None) -> bool:
+        """Make `entry` the issuer's key set; False when its document is unusable."""
+        state = self.issuers[issuer]
+        if keys is None:
+            try:
+                keys, _ = parse_jwks(entry.document, self._algorithms, state.keys)
+            except JwksError as exc:
+                log.warning("ignoring an unusable JWKS", extra={"fields": {
+                    "issuer": issuer, "source": source, "error": str(exc)}})
+                return False
+        removed = removed_kids(state.keys, keys)
+        changed = entry.document != state.document
+        state.keys = keys  # first the keys, then the generation: see Verifier._verify_now
+        state.document, state.etag, state.fetched_at = entry.document, entry.etag, entry.fetched_at
+        state.fresh_until = entry.fresh_until
+        state.usable_until = entry.fresh_until + self.policy.max_staleness
+        if removed:
+            state.generation += 1
+            self.stats.keys_removed += len(removed)
+            self._on_removed(issuer, removed)
+        if changed:
+            log.info("JWKS loaded", extra={"fields": {
+                "issuer": issuer, "source": source, "kids": sorted(k[:64] for k in keys),
+                "removed": sorted(k[:64] for k in removed)}})
+        return True
+
+    # -- background tasks ---------------------------------------------------------------
+
+    async def _refresh_loop(self, issuer: str) -> None:
+        while True:
+            state = self.issuers[issuer]
+            now = self._clock()
+            due = max(state.fresh_until, self._retry_after.get(issuer, 0.0))
+            delay = due - now if state.loaded else self._retry_after.get(issuer, now) - now
+            # A little jitter so a fleet that loaded the same entry does not refresh in step.
+            await asyncio.sleep(max(delay, WAIT_POLL_SECONDS) * random.uniform(1.0, 1.05))  # noqa: S311
+            try:
+                await self.refresh(issuer, "scheduled")
+            except Exception:  # never let the refresher die
+                log.exception("JWKS refresh task failed", extra={"fields": {"issuer": issuer}})
+                await asyncio.sleep(self.policy.error_retry)
+
+    async def _listen(self) -> None:
+        """Reload an issuer's keys from Redis when another instance announces a change."""
+        assert self._store is not None
+        backoff = 0.2
+        while True:
+            pubsub = self._store.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._store.channel)
+                backoff = 0.2
+                async for message in pubsub.listen():
+                    issuer = bytes(message.get("data") or b"").decode("utf-8", "replace")
+                    if issuer in self.issuers:
+                        await self._reload_announced(issuer)
+            except (RedisError, OSError) as exc:
+                self._redis_failed("subscribe", "*", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()
+
+    async def _reload_announced(self, issuer: str) -> None:
+        entry = await self._read_store(issuer)
+        state = self.issuers[issuer]
+        # Never go back in time: a replayed older entry cannot bring a removed key back.
+        if entry is not None and entry.fetched_at > state.fetched_at:
+            self.stats.pubsub_reloads += 1
+            self._apply(issuer, entry, "redis (announced)")

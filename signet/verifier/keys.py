@@ -1,0 +1,117 @@
+"""The memory layer: a JWKS document parsed into keys bound to one algorithm each.
+
+The request path reads only `IssuerKeys.keys` and `IssuerKeys.usable_until`. They are
+replaced whole (never mutated) by the refresh task, so readers need no lock.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from signet.algorithms import Algorithm
+from signet.jwk import JWKError, jwk_algorithm, jwk_to_public_key
+from signet.signatures import SignatureCheck, verifier_for
+
+MAX_KEYS = 100  # a JWKS with more keys than this is refused, not truncated
+
+
+class JwksError(ValueError):
+    """A JWKS document that cannot be used at all (not JSON, no `keys` array, too many keys)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BoundKey:
+    """A public key and the one algorithm it may verify (RFC 8725 section 3.1)."""
+
+    kid: str
+    alg: Algorithm
+    check: SignatureCheck = field(repr=False)
+    fingerprint: str = field(repr=False)  # the whole JWK: a kid whose key changed differs
+
+
+@dataclass(slots=True)
+class IssuerKeys:
+    """Everything the verifier knows about one trusted issuer's keys."""
+
+    issuer: str
+    keys: Mapping[str, BoundKey] = field(default_factory=dict)
+    fetched_at: float = 0.0  # when the issuer last served this set (origin time, not Redis time)
+    fresh_until: float = 0.0  # refresh due after this
+    usable_until: float = -math.inf  # stale-if-error limit; nothing verifies after it
+    etag: str | None = None
+    document: str | None = None  # the JWKS text, for If-None-Match and for Redis
+    # Bumped after a key is removed; a verified-token cache entry remembers the generation
+    # it was verified under and is ignored once it differs.
+    generation: int = 0
+
+    @property
+    def loaded(self) -> bool:
+        return self.document is not None
+
+
+def parse_jwks(document: str | bytes, allowed: Mapping[str, Algorithm],
+               previous: Mapping[str, BoundKey] | None = None) -> tuple[dict[str, BoundKey], list[str]]:
+    """Usable keys by kid, and one line per JWK that was skipped (for the log).
+
+    A JWK is skipped, not fatal, when it is not for signatures, lacks kid or alg, names an
+    algorithm outside the allow-list, holds private members, or shares its kid with another
+    JWK (ambiguous: both are dropped).
+    """
+    try:
+        parsed = msgspec.json.decode(document)
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        raise JwksError("JWKS is not valid JSON") from None
+    entries = parsed.get("keys") if isinstance(parsed, dict) else None
+    if not isinstance(entries, list):
+        raise JwksError("JWKS has no 'keys' array")
+    if len(entries) > MAX_KEYS:
+        raise JwksError(f"JWKS has {len(entries)} keys; at most {MAX_KEYS} are accepted")
+    keys: dict[str, BoundKey] = {}
+    problems: list[str] = []
+    duplicated: set[str] = set()
+    for index, jwk in enumerate(entries):
+        try:
+            key = _bind(jwk, allowed, previous or {})
+        except JWKError as exc:
+            problems.append(f"key {index}: {exc}")
+            continue
+        if key.kid in keys or key.kid in duplicated:
+            duplicated.add(key.kid)
+            keys.pop(key.kid, None)
+            problems.append(f"key {index}: kid {key.kid[:64]!r} appears twice; both dropped")
+            continue
+        keys[key.kid] = key
+    return keys, problems
+
+
+def _bind(jwk: Any, allowed: Mapping[str, Algorithm], previous: Mapping[str, BoundKey]) -> BoundKey:
+    if not isinstance(jwk, dict):
+        raise JWKError("not a JSON object")
+    kid = jwk.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise JWKError("no kid")
+    if jwk.get("use", "sig") != "sig":
+        raise JWKError(f"use is {jwk.get('use')!r}, not 'sig'")
+    ops = jwk.get("key_ops")
+    if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
+        raise JWKError("key_ops does not allow 'verify'")
+    fingerprint = json.dumps(jwk, sort_keys=True)
+    earlier = previous.get(kid)
+    if earlier is not None and earlier.fingerprint == fingerprint:
+        return earlier  # unchanged: skip parsing the key again
+    public_key = jwk_to_public_key(jwk)
+    alg = jwk_algorithm(jwk, public_key)
+    if alg.name not in allowed:
+        raise JWKError(f"alg {alg.name} is not in the verifier's allow-list")
+    return BoundKey(kid, alg, verifier_for(alg, public_key), fingerprint)
+
+
+def removed_kids(old: Mapping[str, BoundKey], new: Mapping[str, BoundKey]) -> set[str]:
+    """Kids that no longer verify: gone, or now naming a different key."""
+    return {kid for kid, key in old.items() if new.get(kid) is not key}

@@ -1,0 +1,160 @@
+"""Verifier settings: keyword arguments of `Verifier`, or `SIGNET_VERIFIER_*` variables.
+
+Plain dataclass, no pydantic: `signet.verifier` must import with only its own extra.
+Every problem is one VerifierConfigError whose message starts with the variable to fix,
+also when the value came in as a keyword argument (the variable names the option).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from signet.algorithms import ALGORITHMS
+from signet.verifier.claims import RFC9068_REQUIRED_CLAIMS
+from signet.verifier.errors import VerifierConfigError
+from signet.verifier.fetch import url_problem
+
+# Option name -> environment variable.
+ENVIRONMENT = {
+    "issuers": "SIGNET_VERIFIER_ISSUER",
+    "audiences": "SIGNET_VERIFIER_AUDIENCE",
+    "jwks_url": "SIGNET_VERIFIER_JWKS_URL",
+    "leeway": "SIGNET_VERIFIER_LEEWAY",
+    "redis_url": "SIGNET_REDIS_URL",
+    "redis_prefix": "SIGNET_VERIFIER_REDIS_PREFIX",
+    "cache_integrity_key": "SIGNET_CACHE_INTEGRITY_KEY",
+    "min_cache_seconds": "SIGNET_VERIFIER_MIN_CACHE_SECONDS",
+    "max_cache_seconds": "SIGNET_VERIFIER_MAX_CACHE_SECONDS",
+    "max_staleness_seconds": "SIGNET_VERIFIER_MAX_STALENESS_SECONDS",
+    "unknown_kid_cooldown_seconds": "SIGNET_VERIFIER_UNKNOWN_KID_COOLDOWN_SECONDS",
+    "http_timeout_seconds": "SIGNET_VERIFIER_HTTP_TIMEOUT_SECONDS",
+    "token_cache_size": "SIGNET_VERIFIER_TOKEN_CACHE_SIZE",
+    "max_token_bytes": "SIGNET_VERIFIER_MAX_TOKEN_BYTES",
+    "algorithms": "SIGNET_VERIFIER_ALGORITHMS",
+}
+MIN_INTEGRITY_KEY_BYTES = 16
+
+
+def _number(low: float, high: float) -> Callable[[str, Any], float]:
+    def convert(name: str, value: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise VerifierConfigError(ENVIRONMENT[name], f"must be a number, got {value!r}") from None
+        if not low <= number <= high:
+            raise VerifierConfigError(ENVIRONMENT[name], f"must be from {low:g} to {high:g}, got {value!r}")
+        return number
+    return convert
+
+
+def _names(name: str, value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    names = tuple(str(item).strip() for item in items if str(item).strip())
+    if not names:
+        raise VerifierConfigError(ENVIRONMENT[name], "required (comma-separated for several)")
+    return names
+
+
+_CONVERT: dict[str, Callable[[str, Any], Any]] = {
+    "leeway": _number(0, 300),
+    "min_cache_seconds": _number(0.1, 86400),
+    "max_cache_seconds": _number(0.1, 7 * 86400),
+    "max_staleness_seconds": _number(0, 7 * 86400),
+    "unknown_kid_cooldown_seconds": _number(0.1, 3600),
+    "http_timeout_seconds": _number(0.1, 60),
+    "token_cache_size": lambda n, v: int(_number(0, 10_000_000)(n, v)),
+    "max_token_bytes": lambda n, v: int(_number(256, 1_048_576)(n, v)),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierSettings:
+    issuers: tuple[str, ...]
+    audiences: tuple[str, ...]
+    jwks_url: str | None = None  # only with a single issuer; else discovery per issuer
+    leeway: float = 30.0
+    redis_url: str | None = None  # none: memory and HTTP only
+    redis_prefix: str = "signet:verifier:"
+    cache_integrity_key: bytes | None = field(default=None, repr=False)
+    min_cache_seconds: float = 60.0
+    max_cache_seconds: float = 3600.0
+    max_staleness_seconds: float = 3600.0
+    unknown_kid_cooldown_seconds: float = 30.0
+    http_timeout_seconds: float = 5.0
+    token_cache_size: int = 4096
+    max_token_bytes: int = 8192
+    algorithms: tuple[str, ...] = tuple(ALGORITHMS)
+    required_claims: tuple[str, ...] = RFC9068_REQUIRED_CLAIMS
+
+    @classmethod
+    def create(cls, issuer: str | Sequence[str], audience: str | Sequence[str],
+               **options: Any) -> VerifierSettings:
+        """Validate and normalise; raises VerifierConfigError naming the variable."""
+        unknown = set(options) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown verifier options: {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {"issuers": _names("issuers", issuer),
+                                  "audiences": _names("audiences", audience)}
+        for name, value in options.items():
+            if value is None or value == "":
+                continue
+            convert = _CONVERT.get(name)
+            values[name] = convert(name, value) if convert else value
+        if "algorithms" in values:
+            values["algorithms"] = _algorithms(values["algorithms"])
+        if "required_claims" in values:
+            values["required_claims"] = tuple(values["required_claims"])
+        if "cache_integrity_key" in values:
+            values["cache_integrity_key"] = _integrity_key(values["cache_integrity_key"])
+        settings = cls(**values)
+        settings._check_urls()
+        if settings.min_cache_seconds > settings.max_cache_seconds:
+            raise VerifierConfigError(ENVIRONMENT["min_cache_seconds"],
+                                      "must not exceed SIGNET_VERIFIER_MAX_CACHE_SECONDS")
+        return settings
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> VerifierSettings:
+        env = os.environ if environ is None else environ
+        options = {name: env.get(var) for name, var in ENVIRONMENT.items()
+                   if name not in ("issuers", "audiences") and env.get(var)}
+        return cls.create(env.get(ENVIRONMENT["issuers"], ""), env.get(ENVIRONMENT["audiences"], ""),
+                          **options)
+
+    def _check_urls(self) -> None:
+        if self.redis_url is not None and not self.redis_url.startswith(
+                ("redis://", "rediss://", "unix://")):
+            raise VerifierConfigError(ENVIRONMENT["redis_url"],
+                                      "must start with redis://, rediss:// or unix://")
+        if self.jwks_url is not None:
+            if len(self.issuers) != 1:
+                raise VerifierConfigError(ENVIRONMENT["jwks_url"], "needs exactly one issuer")
+            problem = url_problem(self.jwks_url)
+            if problem:
+                raise VerifierConfigError(ENVIRONMENT["jwks_url"], problem)
+            return
+        for issuer in self.issuers:
+            problem = url_problem(issuer)
+            if problem:
+                raise VerifierConfigError(ENVIRONMENT["issuers"], f"{problem} (keys are found by"
+                                          " OpenID discovery; set SIGNET_VERIFIER_JWKS_URL otherwise)")
+
+
+def _algorithms(value: Any) -> tuple[str, ...]:
+    names = _names("algorithms", value)
+    for name in names:
+        if name not in ALGORITHMS:
+            raise VerifierConfigError(ENVIRONMENT["algorithms"], f"unsupported algorithm {name!r};"
+                                      f" choose from {', '.join(ALGORITHMS)}")
+    return names
+
+
+def _integrity_key(value: Any) -> bytes:
+    key = value.encode() if isinstance(value, str) else bytes(value)
+    if len(key) < MIN_INTEGRITY_KEY_BYTES:
+        raise VerifierConfigError(ENVIRONMENT["cache_integrity_key"],
+                                  f"must be at least {MIN_INTEGRITY_KEY_BYTES} bytes")
+    return key

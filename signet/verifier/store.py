@@ -1,0 +1,107 @@
+"""The Redis layer: one JWKS entry per issuer shared by every instance, a fetch lock, a
+fleet-wide unknown-kid cooldown, and a pub/sub channel announcing changed key sets.
+
+Redis is a cache, never the source of truth. Entry names include the issuer, and with a
+cache-integrity key every entry carries an HMAC-SHA256 over its name and content, so a
+writer without the key can neither forge an entry nor move one to another issuer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import redis.asyncio as aioredis
+
+from signet.verifier.stats import VerifierStats
+
+log = logging.getLogger("signet.verifier")
+
+_FORMAT = b"signet-jwks-v1"
+_NO_MAC = b"-"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredJwks:
+    """A JWKS document as fetched from the issuer, with what its freshness depends on."""
+
+    issuer: str
+    document: str
+    fetched_at: float  # the fetching instance's clock
+    max_age: float  # seconds the document is fresh, already bounded by the policy
+    etag: str | None
+
+    @property
+    def fresh_until(self) -> float:
+        return self.fetched_at + self.max_age
+
+
+class RedisJwksStore:
+    def __init__(self, client: aioredis.Redis, prefix: str, integrity_key: bytes | None,
+                 stats: VerifierStats) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.channel = f"{prefix}jwks-changed"
+        self._integrity_key = integrity_key
+        self._stats = stats
+
+    def entry_name(self, issuer: str) -> str:
+        return f"{self.prefix}jwks:{issuer}"
+
+    def _mac(self, name: str, payload: bytes) -> bytes:
+        assert self._integrity_key is not None
+        return hmac.new(self._integrity_key, name.encode() + b"\n" + payload,
+                        hashlib.sha256).hexdigest().encode()
+
+    async def read(self, issuer: str) -> StoredJwks | None:
+        """The entry, or None when absent, unreadable or failing its integrity check."""
+        name = self.entry_name(issuer)
+        raw = await self.client.get(name)
+        if raw is None:
+            return None
+        entry = self._decode(name, issuer, raw)
+        if entry is None:
+            self._stats.integrity_failures += 1
+            log.warning("ignoring a Redis JWKS entry that failed its integrity check",
+                        extra={"fields": {"issuer": issuer, "entry": name}})
+        return entry
+
+    def _decode(self, name: str, issuer: str, raw: bytes) -> StoredJwks | None:
+        parts = raw.split(b" ", 2)
+        if len(parts) != 3 or parts[0] != _FORMAT:
+            return None
+        mac, payload = parts[1], parts[2]
+        if self._integrity_key is not None and not hmac.compare_digest(mac, self._mac(name, payload)):
+            return None
+        try:
+            entry = msgspec.json.decode(payload, type=StoredJwks)
+        except (msgspec.DecodeError, ValueError, RecursionError):
+            return None
+        return entry if entry.issuer == issuer else None
+
+    async def write(self, entry: StoredJwks, expire_seconds: float) -> None:
+        name = self.entry_name(entry.issuer)
+        payload = msgspec.json.encode(entry)
+        mac = self._mac(name, payload) if self._integrity_key is not None else _NO_MAC
+        await self.client.set(name, b" ".join((_FORMAT, mac, payload)),
+                              px=max(1000, int(expire_seconds * 1000)))
+
+    def lock(self, issuer: str, timeout: float) -> Any:
+        """A redis-py Lock (token-checked release), so one instance fetches at a time."""
+        return self.client.lock(f"{self.prefix}lock:{issuer}", timeout=timeout, blocking=False,
+                                thread_local=False)
+
+    async def lock_held(self, issuer: str) -> bool:
+        return bool(await self.client.exists(f"{self.prefix}lock:{issuer}"))
+
+    async def claim_cooldown(self, issuer: str, seconds: float) -> bool:
+        """True for the one instance in the fleet allowed an unknown-kid refetch now."""
+        name = f"{self.prefix}cooldown:{issuer}"
+        return bool(await self.client.set(name, b"1", nx=True, px=max(1, int(seconds * 1000))))
+
+    async def announce(self, issuer: str) -> None:
+        await self.client.publish(self.channel, issuer.encode())

@@ -1,0 +1,102 @@
+"""Compact JWS parsing: total (any input gives a parsed part or a TokenError) and strict.
+
+Strict means: ASCII, exactly three strict-base64url segments, JSON objects only
+(msgspec: no NaN, no lone surrogates, UTF-8 only), an allow-listed `alg`, `typ` = at+jwt,
+no `crit`, and none of the headers that point at keys (`jku`, `x5u`, `jwk`, `x5c`).
+Segments are bytes: the token is encoded once and sliced, never re-encoded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from signet.algorithms import Algorithm
+from signet.jose import EncodingError, b64url_decode
+from signet.verifier.errors import (
+    ForbiddenHeader,
+    MalformedToken,
+    UnknownKey,
+    UnsupportedAlgorithm,
+    UnsupportedCritical,
+    WrongType,
+)
+
+ACCESS_TOKEN_TYPES = frozenset(("at+jwt", "application/at+jwt"))  # RFC 9068 section 4, any case
+# Headers that would make a verifier fetch or trust a key named by the token itself, or
+# change how the payload is read (RFC 7797 `b64`). Signet never honours them, so it refuses them.
+FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c", "b64")
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    """The parts of a validated JOSE header the verifier needs."""
+
+    alg: Algorithm
+    kid: str
+
+
+def split(token: object) -> tuple[bytes, bytes, bytes, bytes]:
+    """Signing input, header, payload and signature segments as bytes, or MalformedToken."""
+    if type(token) is not str:
+        raise MalformedToken("token is not a string")
+    try:
+        raw = token.encode("ascii")
+    except UnicodeEncodeError:
+        raise MalformedToken("token is not ASCII") from None
+    parts = raw.split(b".")
+    if len(parts) != 3:
+        raise MalformedToken("a compact JWS has exactly three segments")
+    header, payload, signature = parts
+    return raw[: len(header) + len(payload) + 1], header, payload, signature
+
+
+def decode_segment(segment: bytes, what: str) -> bytes:
+    try:
+        return b64url_decode(segment)
+    except EncodingError:
+        raise MalformedToken(f"{what} is not canonical base64url") from None
+
+
+_JSON = msgspec.json.Decoder()
+
+
+def decode_object(segment: bytes, what: str) -> dict[str, Any]:
+    """A base64url segment holding one JSON object (RFC 7519 section 7.2 steps 2-10)."""
+    return json_object(decode_segment(segment, what), what)
+
+
+def json_object(document: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = _JSON.decode(document)
+    except (msgspec.DecodeError, ValueError, RecursionError):
+        # ValueError: invalid UTF-8; RecursionError: nesting deeper than the stack allows.
+        raise MalformedToken(f"{what} is not valid JSON") from None
+    if type(value) is not dict:
+        raise MalformedToken(f"{what} is not a JSON object")
+    return value
+
+
+def parse_header(segment: bytes, algorithms: Mapping[str, Algorithm]) -> Header:
+    """Validate a header segment against the algorithm allow-list and Signet's header rules."""
+    header = decode_object(segment, "header")
+    name = header.get("alg")
+    alg = algorithms.get(name) if type(name) is str else None
+    if alg is None:
+        # "none", "None", "HS256", anything not in the allow-list (exact, case-sensitive).
+        raise UnsupportedAlgorithm(f"algorithm {str(name)[:20]!r} is not accepted")
+    for forbidden in FORBIDDEN_HEADERS:
+        if forbidden in header:
+            raise ForbiddenHeader(f"header {forbidden!r} is never honoured")
+    if "crit" in header:
+        raise UnsupportedCritical("no critical header extension is supported")
+    typ = header.get("typ")
+    if type(typ) is not str or typ.lower() not in ACCESS_TOKEN_TYPES:
+        raise WrongType()
+    kid = header.get("kid")
+    if type(kid) is not str or not kid:
+        raise UnknownKey("the token header has no kid")
+    return Header(alg, kid)

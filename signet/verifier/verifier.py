@@ -1,0 +1,279 @@
+"""`Verifier`: checks a token against keys held in memory; I/O only on a key-cache miss.
+
+The request path, in order (`_verify_now`): size limit; the verified-token cache; split;
+the header (cached by its exact segment, so a key's header is parsed once); the payload;
+the trusted issuer and its key by kid; algorithm bound to that key; signature; claims.
+Everything it reads is in process memory, written by the key cache on its own thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from signet.algorithms import ALGORITHMS
+from signet.verifier.background import IoThread
+from signet.verifier.claims import ClaimPolicy, Claims
+from signet.verifier.errors import (
+    AlgorithmMismatch,
+    BadSignature,
+    InvalidClaim,
+    KeysUnavailable,
+    MissingClaim,
+    SignetError,
+    TokenTooLarge,
+    UnknownKey,
+    UntrustedIssuer,
+)
+from signet.verifier.fetch import JwksFetcher
+from signet.verifier.jwks_cache import CachePolicy, JwksCache
+from signet.verifier.keys import IssuerKeys
+from signet.verifier.settings import VerifierSettings
+from signet.verifier.stats import VerifierStats
+from signet.verifier.store import RedisJwksStore, StoredJwks
+from signet.verifier.token import Header, decode_segment, json_object, parse_header, split
+
+log = logging.getLogger("signet.verifier")
+
+HEADER_CACHE_SIZE = 256  # distinct header segments remembered (one per key in practice)
+
+# A verified-token cache entry: claims, valid-from, valid-until (leeway applied), the
+# issuer's key state and its generation when verified, and the kid.
+_Entry = tuple[Claims, float, float, IssuerKeys, int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyStatus:
+    kids: frozenset[str]
+    fetched_at: float  # 0 when never loaded
+    fresh_until: float
+    usable_until: float  # stale-if-error limit
+
+
+class _KeysNeeded(Exception):
+    """Internal: the request path needs the key cache (unknown kid, or keys past usable)."""
+
+    def __init__(self, issuer: str, kid: str) -> None:
+        super().__init__(issuer, kid)
+        self.issuer, self.kid = issuer, kid
+
+
+class Verifier:
+    """Verify Signet (RFC 9068) access tokens from one or more trusted issuers.
+
+    `Verifier("https://issuer.example", "api://orders", redis_url="redis://...")`;
+    every keyword is a field of VerifierSettings. `Verifier.from_env()` reads the same
+    settings from SIGNET_VERIFIER_* variables.
+    """
+
+    def __init__(self, issuer: str | Sequence[str] | None = None,
+                 audience: str | Sequence[str] | None = None, *,
+                 settings: VerifierSettings | None = None,
+                 clock: Callable[[], float] = time.time, **options: Any) -> None:
+        if settings is None:
+            settings = VerifierSettings.create(issuer or (), audience or (), **options)
+        elif issuer or audience or options:
+            raise TypeError("pass either settings or issuer, audience and options")
+        self.settings = settings
+        self._clock = clock
+        self._stats = VerifierStats()
+        self._algorithms = {name: ALGORITHMS[name] for name in settings.algorithms}
+        self._policy = ClaimPolicy(frozenset(settings.audiences), settings.leeway,
+                                   settings.required_claims)
+        self._max_token_bytes = settings.max_token_bytes
+        self._issuers = {issuer: IssuerKeys(issuer) for issuer in settings.issuers}
+        self._headers: dict[bytes, Header] = {}
+        self._verified: OrderedDict[str, _Entry] = OrderedDict()
+        self._verified_size = settings.token_cache_size
+        self._io = IoThread()
+        policy = CachePolicy(settings.min_cache_seconds, settings.max_cache_seconds,
+                             settings.max_staleness_seconds, settings.unknown_kid_cooldown_seconds,
+                             settings.http_timeout_seconds)
+        self._wait_limit = 3 * policy.lock_timeout
+        store = None
+        if settings.redis_url:
+            client = aioredis.Redis.from_url(
+                settings.redis_url, socket_timeout=settings.http_timeout_seconds,
+                socket_connect_timeout=settings.http_timeout_seconds, health_check_interval=30)
+            store = RedisJwksStore(client, settings.redis_prefix, settings.cache_integrity_key,
+                                   self._stats)
+        jwks_urls = {issuer: settings.jwks_url for issuer in settings.issuers}
+        self._cache = JwksCache(self._issuers, jwks_urls, self._algorithms, policy,
+                                JwksFetcher(settings.http_timeout_seconds), store, self._stats,
+                                self._forget_tokens, clock)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Verifier:
+        return cls(settings=VerifierSettings.from_env(environ))
+
+    @property
+    def stats(self) -> VerifierStats:
+        return self._stats
+
+    @property
+    def issuers(self) -> tuple[str, ...]:
+        return tuple(self._issuers)
+
+    def known_kids(self, issuer: str) -> frozenset[str]:
+        """The kids currently trusted for `issuer` (memory layer)."""
+        return frozenset(self._issuers[issuer].keys)
+
+    def key_status(self, issuer: str) -> KeyStatus:
+        """When `issuer`'s keys were fetched, and until when they are fresh and usable."""
+        state = self._issuers[issuer]
+        return KeyStatus(frozenset(state.keys), state.fetched_at, state.fresh_until,
+                         state.usable_until)
+
+    def is_cached(self, token: str) -> bool:
+        """Whether `token` is in the verified-token cache (introspection for tests and metrics)."""
+        return token in self._verified
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Warm-up: fetch every issuer's keys now and keep them fresh in the background.
+
+        Failures are logged, not raised: the service starts, and requests get 503 until
+        keys can be had.
+        """
+        try:
+            await asyncio.wait_for(self._io.call_async(self._cache.start()), self._wait_limit)
+        except TimeoutError:
+            log.warning("verifier warm-up still running; requests will wait for keys")
+
+    def start_sync(self) -> None:
+        self._io.call(self._cache.start(), self._wait_limit)
+
+    async def aclose(self) -> None:
+        if self._io.running:
+            await self._io.call_async(self._cache.aclose())
+        self._io.stop()
+
+    def close(self) -> None:
+        if self._io.running:
+            self._io.call(self._cache.aclose(), self._wait_limit)
+        self._io.stop()
+
+    def load_jwks(self, issuer: str, jwks: str | bytes) -> None:
+        """Preload a JWKS document for a trusted issuer (offline use, benchmarks).
+
+        It is treated as freshly fetched and replaced by the next refresh, if any runs.
+        """
+        if issuer not in self._issuers:
+            raise ValueError(f"{issuer!r} is not a trusted issuer")
+        document = jwks.decode() if isinstance(jwks, bytes) else jwks
+        entry = StoredJwks(issuer, document, self._clock(), self._cache.policy.ttl(None), None)
+        self._cache._apply(issuer, entry, "preloaded")
+
+    # -- verification ---------------------------------------------------------------------
+
+    async def verify(self, token: str) -> Claims:
+        """Claims of a valid token, else a SignetError subclass (never another exception)."""
+        try:
+            return self._verify_now(token)
+        except _KeysNeeded as need:
+            loading = self._io.call_async(self._cache.ensure(need.issuer, need.kid))
+            try:
+                await asyncio.wait_for(loading, self._wait_limit)
+            except Exception as exc:
+                raise self._miss_error(exc) from None
+        return self._verify_after_load(token)
+
+    def verify_sync(self, token: str) -> Claims:
+        """As `verify`, for synchronous code; blocks only on a key-cache miss."""
+        try:
+            return self._verify_now(token)
+        except _KeysNeeded as need:
+            try:
+                self._io.call(self._cache.ensure(need.issuer, need.kid), self._wait_limit)
+            except Exception as exc:
+                raise self._miss_error(exc) from None
+        return self._verify_after_load(token)
+
+    def _miss_error(self, exc: Exception) -> SignetError:
+        """What a failed key-cache load means for the token being verified."""
+        if isinstance(exc, SignetError):
+            return exc
+        if isinstance(exc, TimeoutError | concurrent.futures.TimeoutError):
+            return KeysUnavailable("timed out waiting for the issuer's keys")
+        log.error("key cache failed unexpectedly", exc_info=exc)
+        return KeysUnavailable("the key cache failed")
+
+    def _verify_after_load(self, token: str) -> Claims:
+        try:
+            return self._verify_now(token)
+        except _KeysNeeded as need:  # removed again meanwhile, or still unusable
+            state = self._issuers[need.issuer]
+            if self._clock() > state.usable_until:
+                raise KeysUnavailable(f"no usable keys for {need.issuer}") from None
+            raise UnknownKey() from None
+
+    def _verify_now(self, token: str) -> Claims:
+        if type(token) is str and len(token) > self._max_token_bytes:
+            raise TokenTooLarge(f"token longer than {self._max_token_bytes} characters")
+        now = self._clock()
+        verified = self._verified
+        entry = verified.get(token) if type(token) is str else None
+        if entry is not None:
+            claims, not_before, not_after, state, generation, _ = entry
+            if (not_before <= now < not_after and generation == state.generation
+                    and now <= state.usable_until):
+                try:
+                    verified.move_to_end(token)
+                except KeyError:  # removed by another thread this instant
+                    pass
+                return claims
+            verified.pop(token, None)  # expired or key gone: the full checks say which
+
+        signed, header_segment, payload_segment, signature_segment = split(token)
+        header = self._headers.get(header_segment)
+        if header is None:
+            header = parse_header(header_segment, self._algorithms)
+            if len(self._headers) >= HEADER_CACHE_SIZE:
+                self._headers.clear()  # bounded; refilled by the next tokens
+            self._headers[header_segment] = header
+        payload_json = decode_segment(payload_segment, "payload")
+        payload = json_object(payload_json, "payload")
+
+        issuer = payload.get("iss")
+        if type(issuer) is not str:
+            raise MissingClaim("missing claim 'iss'") if issuer is None else InvalidClaim(
+                "claim 'iss' must be a string")
+        state = self._issuers.get(issuer)
+        if state is None:
+            raise UntrustedIssuer()
+        generation = state.generation  # read before the keys: see JwksCache._apply
+        key = state.keys.get(header.kid)
+        if key is None or now > state.usable_until:
+            raise _KeysNeeded(issuer, header.kid)
+        if key.alg is not header.alg:
+            raise AlgorithmMismatch(f"header alg {header.alg.name}, key alg {key.alg.name}")
+        signature = decode_segment(signature_segment, "signature")
+        if not key.check(signed, signature):
+            raise BadSignature()
+        not_before, not_after = self._policy.check(payload_json, now)
+
+        claims = Claims(payload)
+        if self._verified_size:
+            if len(verified) >= self._verified_size:
+                try:
+                    verified.popitem(last=False)
+                except KeyError:
+                    pass
+            verified[token] = (claims, not_before, not_after, state, generation, header.kid)
+        return claims
+
+    def _forget_tokens(self, issuer: str, kids: set[str]) -> None:
+        """Drop verified tokens signed by removed keys (called by the key cache)."""
+        state = self._issuers[issuer]
+        for token, entry in list(self._verified.items()):
+            if entry[3] is state and entry[5] in kids:
+                self._verified.pop(token, None)

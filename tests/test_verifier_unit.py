@@ -1,0 +1,295 @@
+"""The verifier's checks without network: keys preloaded with `load_jwks`, a controllable clock.
+
+Everything here is pure computation; the network paths are in test_verifier_cache.py and
+test_verifier_http.py.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+
+from signet.algorithms import ALGORITHMS
+from signet.jwk import public_key_to_jwk
+from signet.keys.local import LocalSigningKey, generate_private_key
+from signet.verifier import (
+    Claims,
+    SignetError,
+    Verifier,
+    VerifierConfigError,
+    VerifierSettings,
+)
+from signet.verifier.bearer import bearer_token, challenge
+from signet.verifier.errors import ALL_ERRORS
+from signet.verifier.fetch import cache_max_age, url_problem
+from signet.verifier.jwks_cache import CachePolicy
+from signet.verifier.keys import MAX_KEYS, JwksError, parse_jwks
+from signet.verifier.verifier import HEADER_CACHE_SIZE
+from tests.support.verifier_tokens import AUDIENCE, access_claims, open_key, sign_claims
+
+ISSUER = "https://issuer.unit.test"
+NOW = 1_800_000_000.0
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def key(tmp_path_factory: pytest.TempPathFactory) -> LocalSigningKey:
+    import asyncio
+
+    return asyncio.run(open_key(tmp_path_factory.mktemp("keys")))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def make_verifier(key: LocalSigningKey, clock: Clock, **options: Any) -> Verifier:
+    verifier = Verifier(ISSUER, AUDIENCE, jwks_url=ISSUER + "/jwks", clock=clock, **options)
+    verifier.load_jwks(ISSUER, json.dumps({"keys": [key.published.jwk]}))
+    return verifier
+
+
+def claims_at(now: float, **changes: Any) -> dict[str, Any]:
+    return access_claims(ISSUER, **{"iat": int(now), "nbf": int(now), "exp": int(now) + 300, **changes})
+
+
+def code(verifier: Verifier, token: Any) -> str:
+    try:
+        verifier.verify_sync(token)
+    except SignetError as exc:
+        return exc.code
+    return "ok"
+
+
+def test_every_error_has_its_own_code() -> None:
+    codes = [error.code for error in ALL_ERRORS]
+    assert len(codes) == len(set(codes))
+    assert all(error.description and '"' not in error.description for error in ALL_ERRORS)
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"exp": NOW - 29}, "ok"),  # within the 30 s leeway
+    ({"exp": NOW - 30}, "expired"),
+    ({"nbf": NOW + 30}, "ok"),
+    ({"nbf": NOW + 31}, "not_yet_valid"),
+    ({"iat": NOW + 30}, "ok"),
+    ({"iat": NOW + 31}, "iat_in_future"),
+    ({"exp": NOW + 0.5}, "ok"),  # numbers need not be integers
+    ({"exp": str(int(NOW) + 300)}, "invalid_claim"),
+    ({"exp": None}, "missing_claim"),
+    ({"jti": None}, "missing_claim"),
+    ({"aud": ["api://other", AUDIENCE]}, "ok"),
+    ({"scope": ["read"]}, "invalid_claim"),
+    ({"client_id": 12}, "invalid_claim"),
+])
+def test_claim_checks(key: LocalSigningKey, clock: Clock, changes: dict[str, Any], expected: str) -> None:
+    verifier = make_verifier(key, clock)
+    claims = {k: v for k, v in {**claims_at(NOW), **changes}.items() if v is not None}
+    assert code(verifier, sign_claims(key, claims)) == expected
+
+
+def test_leeway_is_configurable(key: LocalSigningKey, clock: Clock) -> None:
+    strict = make_verifier(key, clock, leeway=0)
+    assert code(strict, sign_claims(key, claims_at(NOW, exp=int(NOW)))) == "expired"
+    assert code(strict, sign_claims(key, claims_at(NOW, nbf=int(NOW) + 1))) == "not_yet_valid"
+
+
+def test_custom_required_claims(key: LocalSigningKey, clock: Clock) -> None:
+    verifier = make_verifier(key, clock, required_claims=("sub", "tenant"))
+    assert code(verifier, sign_claims(key, claims_at(NOW))) == "missing_claim"
+    assert code(verifier, sign_claims(key, claims_at(NOW, tenant=None) | {"tenant": None})) == "missing_claim"
+    assert code(verifier, sign_claims(key, claims_at(NOW, tenant="acme", jti=None))) == "ok"
+
+
+def test_verified_token_cache_rechecks_time_and_is_bounded(key: LocalSigningKey, clock: Clock) -> None:
+    verifier = make_verifier(key, clock, token_cache_size=2)
+    tokens = [sign_claims(key, claims_at(NOW, jti=f"j{i}")) for i in range(3)]
+    first = verifier.verify_sync(tokens[0])
+    assert verifier.verify_sync(tokens[0]) is first  # a hit: the same claims object
+    verifier.verify_sync(tokens[1])
+    verifier.verify_sync(tokens[0])  # tokens[0] is now the most recently used
+    verifier.verify_sync(tokens[2])  # evicts tokens[1], the least recently used
+    assert [verifier.is_cached(t) for t in tokens] == [True, False, True]
+    clock.now = NOW + 300 + 30  # exp + leeway
+    assert code(verifier, tokens[0]) == "expired"
+    assert not verifier.is_cached(tokens[0])
+
+
+def test_header_cache_is_bounded(key: LocalSigningKey, clock: Clock) -> None:
+    verifier = make_verifier(key, clock)
+    for i in range(HEADER_CACHE_SIZE + 10):
+        assert code(verifier, sign_claims(key, claims_at(NOW), x=i)) == "ok"
+    assert len(verifier._headers) <= HEADER_CACHE_SIZE
+
+
+def test_untrusted_issuer_is_never_fetched(key: LocalSigningKey, clock: Clock) -> None:
+    verifier = make_verifier(key, clock)
+    assert code(verifier, sign_claims(key, claims_at(NOW, iss="https://evil.example"))) == "wrong_issuer"
+    assert verifier.stats.snapshot() == {name: 0 for name in verifier.stats.snapshot()}
+
+
+def test_parser_is_total(key: LocalSigningKey, clock: Clock) -> None:
+    """Any input gives claims or a SignetError: random mutations of a valid token, and junk."""
+    verifier = make_verifier(key, clock, redis_url=None)
+    verifier._cache.ensure = _no_network  # type: ignore[method-assign]
+    valid = sign_claims(key, claims_at(NOW))
+    rng = random.Random(7)
+    alphabet = "ABCxyz019-_.=+/ \x00é{}\"[]:,"
+    inputs: list[Any] = [None, 1, b"bytes", ["a.b.c"], "", ".", "..", "...", "a.b.c", valid + "\n"]
+    for _ in range(3000):
+        chars = list(valid)
+        for _ in range(rng.randint(1, 4)):
+            position = rng.randrange(len(chars))
+            action = rng.random()
+            if action < 0.4:
+                chars[position] = rng.choice(alphabet)
+            elif action < 0.7:
+                del chars[position]
+            else:
+                chars.insert(position, rng.choice(alphabet))
+        inputs.append("".join(chars))
+    results = {"ok": 0, "refused": 0}
+    for value in inputs:
+        try:
+            verifier.verify_sync(value)
+            results["ok"] += 1
+        except SignetError:
+            results["refused"] += 1
+    assert results["refused"] >= len(inputs) - 5  # a mutation may rarely leave the token valid
+
+
+async def _no_network(issuer: str, kid: str) -> None:
+    from signet.verifier import UnknownKey
+
+    raise UnknownKey("no network in this test")
+
+
+def test_claims_mapping_is_read_only() -> None:
+    claims = Claims({"sub": "a", "scope": "read  write", "aud": "x", "iss": "i", "exp": 5})
+    assert claims.scopes == {"read", "write"} and claims.audiences == ("x",)
+    assert claims.subject == "a" and claims.issuer == "i" and claims.expires_at == 5.0
+    copy = claims.to_dict()
+    copy["sub"] = "b"
+    assert claims["sub"] == "a" and dict(claims) == {**copy, "sub": "a"}
+    with pytest.raises(TypeError):
+        claims["sub"] = "b"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("header", "token"), [
+    (None, None), ("", None), ("Basic abc", None), ("Bearer abc", "abc"), ("bearer  abc ", "abc"),
+    ("BEARER a.b.c", "a.b.c"), ("Bearer", ""),
+])
+def test_bearer_token(header: str | None, token: str | None) -> None:
+    assert bearer_token(header) == token
+
+
+def test_challenge_never_carries_quotes() -> None:
+    assert challenge() == "Bearer"
+    assert challenge("invalid_token", 'bad "x" \\ y', realm="api") == (
+        'Bearer realm="api", error="invalid_token", error_description="bad ?x? ? y"')
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    (None, None), ("public, max-age=300", 300), ("max-age=0", 0), ("no-store", 0),
+    ("no-cache, max-age=60", 0), ("public", None), ('max-age="45"', 45), ("s-maxage=9", None),
+])
+def test_cache_control(value: str | None, expected: float | None) -> None:
+    assert cache_max_age(value) == expected
+
+
+def test_max_age_is_bounded() -> None:
+    policy = CachePolicy(min_ttl=60, max_ttl=600, max_staleness=0, unknown_kid_cooldown=1, http_timeout=1)
+    assert [policy.ttl(v) for v in (None, 0, 120, 86400)] == [300, 60, 120, 600]
+
+
+@pytest.mark.parametrize(("url", "ok"), [
+    ("https://issuer.example", True), ("http://127.0.0.1:8000", True), ("http://localhost/x", True),
+    ("http://[::1]:80", True), ("http://issuer.example", False), ("ftp://issuer.example", False),
+    ("https://", False), ("issuer.example", False),
+])
+def test_url_policy(url: str, ok: bool) -> None:
+    assert (url_problem(url) is None) is ok
+
+
+def test_jwks_parsing_skips_unusable_keys() -> None:
+    good = public_key_to_jwk(generate_private_key(ALGORITHMS["ES256"]).public_key(), ALGORITHMS["ES256"])
+    other = public_key_to_jwk(generate_private_key(ALGORITHMS["ES256"]).public_key(), ALGORITHMS["ES256"])
+    algs = {"ES256": ALGORITHMS["ES256"]}
+    document = {"keys": [
+        good,
+        {**other, "use": "enc"},
+        {k: v for k, v in other.items() if k != "alg"},
+        {**other, "kid": "private", "d": "AAAA"},
+        {**other, "kid": "ops", "key_ops": ["sign"]},
+        {**other, "kid": "dup"}, {**other, "kid": "dup"},
+        {**other, "kid": "weak", "alg": "HS256"},
+        "not an object",
+    ]}
+    keys, problems = parse_jwks(json.dumps(document), algs)
+    assert list(keys) == [good["kid"]]
+    assert len(problems) == 7  # the two duplicates are one problem
+    with pytest.raises(JwksError):
+        parse_jwks(json.dumps({"keys": [good] * (MAX_KEYS + 1)}), algs)
+    with pytest.raises(JwksError):
+        parse_jwks("[]", algs)
+
+
+def test_algorithm_allow_list(key: LocalSigningKey, clock: Clock) -> None:
+    only_rs = Verifier(ISSUER, AUDIENCE, jwks_url=ISSUER + "/jwks", clock=clock, algorithms="RS256")
+    only_rs.load_jwks(ISSUER, json.dumps({"keys": [key.published.jwk]}))  # its ES256 key is skipped
+    assert only_rs.known_kids(ISSUER) == frozenset()
+    assert code(only_rs, sign_claims(key, claims_at(NOW))) == "unsupported_alg"
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"SIGNET_VERIFIER_ISSUER": None}, "SIGNET_VERIFIER_ISSUER: required"),
+    ({"SIGNET_VERIFIER_AUDIENCE": " , "}, "SIGNET_VERIFIER_AUDIENCE: required"),
+    ({"SIGNET_VERIFIER_LEEWAY": "-1"}, "SIGNET_VERIFIER_LEEWAY: must be from 0 to 300"),
+    ({"SIGNET_VERIFIER_ALGORITHMS": "ES256,HS256"},
+     "SIGNET_VERIFIER_ALGORITHMS: unsupported algorithm 'HS256'"),
+    ({"SIGNET_VERIFIER_ALGORITHMS": "none"}, "SIGNET_VERIFIER_ALGORITHMS: unsupported algorithm 'none'"),
+    ({"SIGNET_VERIFIER_JWKS_URL": "http://keys.example/jwks"}, "SIGNET_VERIFIER_JWKS_URL: 'http://keys"),
+    ({"SIGNET_VERIFIER_ISSUER": "https://a.example,https://b.example",
+      "SIGNET_VERIFIER_JWKS_URL": "https://a.example/jwks"}, "SIGNET_VERIFIER_JWKS_URL: needs exactly one"),
+    ({"SIGNET_VERIFIER_ISSUER": "http://issuer.example"}, "SIGNET_VERIFIER_ISSUER: 'http://issuer.example'"),
+    ({"SIGNET_REDIS_URL": "localhost:6379"}, "SIGNET_REDIS_URL: must start with"),
+    ({"SIGNET_CACHE_INTEGRITY_KEY": "short"}, "SIGNET_CACHE_INTEGRITY_KEY: must be at least 16 bytes"),
+    ({"SIGNET_VERIFIER_MIN_CACHE_SECONDS": "600", "SIGNET_VERIFIER_MAX_CACHE_SECONDS": "60"},
+     "SIGNET_VERIFIER_MIN_CACHE_SECONDS: must not exceed"),
+    ({"SIGNET_VERIFIER_TOKEN_CACHE_SIZE": "lots"}, "SIGNET_VERIFIER_TOKEN_CACHE_SIZE: must be a number"),
+])
+def test_settings_errors_name_the_variable(changes: dict[str, str | None], message: str) -> None:
+    env = {"SIGNET_VERIFIER_ISSUER": "https://issuer.example", "SIGNET_VERIFIER_AUDIENCE": "api://x",
+           **changes}
+    with pytest.raises(VerifierConfigError) as raised:
+        VerifierSettings.from_env({k: v for k, v in env.items() if v is not None})
+    assert str(raised.value).startswith(message)
+
+
+def test_settings_from_env() -> None:
+    settings = VerifierSettings.from_env({
+        "SIGNET_VERIFIER_ISSUER": "https://a.example, https://b.example",
+        "SIGNET_VERIFIER_AUDIENCE": "api://x", "SIGNET_VERIFIER_LEEWAY": "5",
+        "SIGNET_REDIS_URL": "redis://127.0.0.1:6379/0", "SIGNET_CACHE_INTEGRITY_KEY": "k" * 32,
+        "SIGNET_VERIFIER_TOKEN_CACHE_SIZE": "10"})
+    assert settings.issuers == ("https://a.example", "https://b.example")
+    assert (settings.leeway, settings.token_cache_size) == (5.0, 10)
+    assert settings.cache_integrity_key == b"k" * 32
+    assert "k" * 32 not in repr(settings)
+
+
+def test_load_jwks_only_for_trusted_issuers(key: LocalSigningKey, clock: Clock) -> None:
+    verifier = make_verifier(key, clock)
+    with pytest.raises(ValueError, match="not a trusted issuer"):
+        verifier.load_jwks("https://evil.example", "{}")
