@@ -32,9 +32,15 @@ def serve(settings: Settings, args: argparse.Namespace, extra_lines: tuple[str, 
 
 
 def dev(settings: Settings, args: argparse.Namespace) -> int:
-    from app.dev import demo_lines
+    from app.dev import demo_lines, start_demo_service
 
-    return serve(settings, args, demo_lines(settings))
+    lines = demo_lines(settings)
+    demo = start_demo_service(settings)
+    try:
+        return serve(settings, args, lines)
+    finally:
+        demo.terminate()
+        demo.wait(10)
 
 
 async def _open_backend(settings: Settings):  # type: ignore[no-untyped-def]

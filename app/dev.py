@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from app.client_secrets import generate_secret, hash_secret, secret_matches
@@ -53,9 +55,42 @@ def ensure_demo_client(settings: Settings) -> str:
 
 
 def demo_lines(settings: Settings) -> tuple[str, ...]:
-    """What `signet dev` prints after the issuer's URLs: the demo client and its curl."""
+    """What `signet dev` prints after the issuer's URLs: the demo client and its curls."""
     secret = ensure_demo_client(settings)
+    return (*_token_lines(settings, secret), *demo_service_lines(settings, secret))
+
+
+def _token_lines(settings: Settings, secret: str) -> tuple[str, ...]:
     return (f"  get a token:  curl -s -u {DEMO_CLIENT_ID}:{secret}"
             f" -d grant_type=client_credentials {settings.issuer_url}/token",
             f"  (demo client '{DEMO_CLIENT_ID}' is registered in {settings.clients_file}; its secret is"
             f" kept in {demo_secret_file(settings)}, mode 0600, so this line can be printed again)")
+
+
+DEMO_PORT_OFFSET = 1  # the demo service listens next to the issuer
+
+
+def demo_service_url(settings: Settings) -> str:
+    return f"http://127.0.0.1:{settings.port + DEMO_PORT_OFFSET}"
+
+
+def start_demo_service(settings: Settings) -> subprocess.Popen[bytes]:
+    """The demo downstream service (app.demo:app), trusting this issuer, as a child process.
+
+    It verifies tokens for the demo client's audience; its own log lines share this terminal.
+    """
+    port = settings.port + DEMO_PORT_OFFSET
+    env = {**os.environ, "SIGNET_VERIFIER_ISSUER": settings.issuer_url,
+           "SIGNET_VERIFIER_AUDIENCE": DEMO_AUDIENCE}
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
+        [sys.executable, "-m", "uvicorn", "app.demo:app", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"], env=env)
+
+
+def demo_service_lines(settings: Settings, secret: str) -> tuple[str, ...]:
+    token = (f"$(curl -s -u {DEMO_CLIENT_ID}:{secret} -d grant_type=client_credentials"
+             f" {settings.issuer_url}/token | python3 -c 'import json,sys;"
+             f" print(json.load(sys.stdin)[\"access_token\"])')")
+    return (f"Demo service (verifies Signet tokens): {demo_service_url(settings)}",
+            f"  call it:      curl -s -H \"Authorization: Bearer {token}\""
+            f" {demo_service_url(settings)}/whoami")

@@ -1,4 +1,5 @@
-"""`signet dev` (what `make run` runs) prints a curl that really gets a token, pasted into a shell."""
+"""`signet dev` (what `make run` runs) prints curls that really get a token and call the demo
+service with it, pasted into a shell."""
 
 from __future__ import annotations
 
@@ -38,6 +39,17 @@ def test_signet_dev_prints_a_working_curl(tmp_path: Path) -> None:
         pasted = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=60, check=True)
         body = json.loads(pasted.stdout)
         assert verify_access_token(base, body["access_token"], DEMO_AUDIENCE)["client_id"] == "demo"
+        # The demo service beside the issuer verifies a fresh token: paste the printed line.
+        call = _line(service, "call it:").split("call it:", 1)[1].strip()
+        assert call.endswith(f"http://127.0.0.1:{port + 1}/whoami")
+        Service.wait_http(service, f"http://127.0.0.1:{port + 1}/healthz")
+        whoami = subprocess.run(["bash", "-c", call], capture_output=True, text=True, timeout=60, check=True)
+        claims = json.loads(whoami.stdout)
+        assert (claims["client_id"], claims["aud"], claims["iss"]) == ("demo", DEMO_AUDIENCE, base)
+        anonymous = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                    f"http://127.0.0.1:{port + 1}/whoami"], capture_output=True,
+                                   text=True, timeout=30, check=True)
+        assert anonymous.stdout == "401"
     finally:
         service.stop()
     settings = load_settings(clients_file=tmp_path / "signet" / "clients.yaml")
