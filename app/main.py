@@ -17,7 +17,7 @@ from app.backends import build_backend
 from app.jwks import JwksDocument, strong_etag
 from app.logs import configure_logging
 from app.oauth_errors import install_error_handler
-from app.rotation import build_rotator, rotating
+from app.rotation import build_rotator, change_announcer, rotating
 from app.routes import admin, health, keyring, pages, token, well_known
 from app.routes.token import TokenEndpoint
 from app.settings import ConfigurationError, Settings, load_settings
@@ -70,8 +70,14 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
                 app.state.token_endpoint = TokenEndpoint.create(active_settings, app.state.signer)
                 stack.push_async_callback(app.state.token_endpoint.aclose)
                 publish(app, keys, active_settings)
-                app.state.rotator = build_rotator(
-                    active_settings, keys, on_change=lambda: publish(app, keys, active_settings))
+                announce = change_announcer(active_settings)
+
+                async def keys_changed() -> None:
+                    publish(app, keys, active_settings)
+                    if announce is not None:
+                        await announce()
+
+                app.state.rotator = build_rotator(active_settings, keys, on_change=keys_changed)
                 await stack.enter_async_context(rotating(app.state.rotator, active_settings))
             except (ConfigurationError, KeyConfigurationError) as exc:
                 app.startup_error = str(exc)

@@ -4,13 +4,36 @@ and the JWKS re-published whenever the ring changes."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from app.settings import Settings
+from signet.channels import ISSUER_KEYS_CHANGED
 from signet.keyring import RotationPolicy
 from signet.keys.base import KeyBackend
 from signet.rotation import Rotator, supports_rotation
+
+
+def change_announcer(settings: Settings) -> Callable[[], Awaitable[None]] | None:
+    """Publish the issuer URL on signet.channels.ISSUER_KEYS_CHANGED when the key set changes,
+    so Signet verifiers refetch at once. Best effort: without Redis they still refresh on
+    their schedule, which the publish lead already waits for."""
+    if not settings.redis_url:
+        return None
+    import redis.asyncio as redis
+    from redis.exceptions import RedisError
+
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+
+    async def announce() -> None:
+        try:
+            await client.publish(ISSUER_KEYS_CHANGED, settings.issuer_url.encode())
+        except (RedisError, OSError) as exc:
+            log.warning("could not announce the key change to verifiers",
+                        extra={"fields": {"error": type(exc).__name__}})
+
+    return announce
 
 
 def rotation_policy(settings: Settings) -> RotationPolicy:
@@ -20,8 +43,11 @@ def rotation_policy(settings: Settings) -> RotationPolicy:
                           rotation_period=period or None)
 
 
+log = logging.getLogger("signet.rotation")
+
+
 def build_rotator(settings: Settings, backend: KeyBackend,
-                  on_change: Callable[[], None] | None = None) -> Rotator | None:
+                  on_change: Callable[[], Awaitable[None] | None] | None = None) -> Rotator | None:
     """A Rotator for backends that keep a key ring; None for a fixed key (KMS, for now)."""
     if not supports_rotation(backend):
         return None

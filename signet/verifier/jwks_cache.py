@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from redis.exceptions import LockError, RedisError
 
 from signet.algorithms import Algorithm
+from signet.channels import ISSUER_KEYS_CHANGED
 from signet.verifier.errors import KeysUnavailable, UnknownKey
 from signet.verifier.fetch import FetchError, JwksFetcher
 from signet.verifier.keys import BoundKey, IssuerKeys, JwksError, parse_jwks, removed_kids
@@ -33,6 +34,7 @@ log = logging.getLogger("signet.verifier")
 
 DEFAULT_MAX_AGE = 300.0  # when the issuer sends no Cache-Control max-age
 WAIT_POLL_SECONDS = 0.05  # how often an instance waiting on another's fetch looks at Redis
+ANNOUNCED_REFETCH_INTERVAL = 1.0  # seconds: the issuer's change announcements, per issuer
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,7 @@ class JwksCache:
         self._inflight: dict[str, asyncio.Task[bool]] = {}
         self._kid_refetch: dict[str, asyncio.Task[None]] = {}
         self._retry_after: dict[str, float] = {}
+        self._announced_at: dict[str, float] = {}
         self._cooldown_until: dict[str, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._starting: asyncio.Task[None] | None = None
@@ -369,17 +372,23 @@ class JwksCache:
                 await asyncio.sleep(self.policy.error_retry)
 
     async def _listen(self) -> None:
-        """Reload an issuer's keys from Redis when another instance announces a change."""
+        """Reload an issuer's keys from Redis when another instance announces a change, and
+        refetch them when the issuer itself announces one (its key ring changed)."""
         assert self._store is not None
         backoff = 0.2
         while True:
             pubsub = self._store.client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self._store.channel)
+                await pubsub.subscribe(self._store.channel, ISSUER_KEYS_CHANGED)
                 backoff = 0.2
                 async for message in pubsub.listen():
                     issuer = bytes(message.get("data") or b"").decode("utf-8", "replace")
-                    if issuer in self.issuers:
+                    if issuer not in self.issuers:
+                        continue
+                    channel = bytes(message.get("channel") or b"").decode("utf-8", "replace")
+                    if channel == ISSUER_KEYS_CHANGED:
+                        await self._refetch_announced(issuer)
+                    else:
                         await self._reload_announced(issuer)
             except (RedisError, OSError) as exc:
                 self._redis_failed("subscribe", "*", exc)
@@ -388,6 +397,16 @@ class JwksCache:
             finally:
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()
+
+    async def _refetch_announced(self, issuer: str) -> None:
+        """The issuer says its keys changed: fetch them now (at most once a second, so a
+        flood of messages costs the issuer little; the fetch itself is single-flight)."""
+        now = self._clock()
+        if now - self._announced_at.get(issuer, 0.0) < ANNOUNCED_REFETCH_INTERVAL:
+            return
+        self._announced_at[issuer] = now
+        self.stats.issuer_announcements += 1
+        await self.refresh(issuer, "announced by the issuer", force=True)
 
     async def _reload_announced(self, issuer: str) -> None:
         entry = await self._read_store(issuer)

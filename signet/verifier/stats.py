@@ -19,6 +19,7 @@ class VerifierStats:
     integrity_failures: int = 0  # Redis entries whose HMAC did not verify (ignored)
     lock_waits: int = 0  # another instance held the fetch lock; this one waited for its result
     pubsub_reloads: int = 0  # key sets reloaded because another instance announced a change
+    issuer_announcements: int = 0  # refetches because the issuer announced a key ring change
     unknown_kid_refetches: int = 0
     unknown_kid_cooldown: int = 0  # unknown kids refused without a fetch (penalty box)
     stale_if_error: int = 0  # failed refreshes while the previous keys stayed in use
