@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import Depends
 
 from app.logs import configure_logging
-from app.main import SignetApp  # the one-line start-up failure, shared with the issuer
+from app.startup import SignetApp  # the one-line start-up failure, shared with the issuer
 from signet import __version__
 from signet.verifier import Claims, SignetAuthMiddleware, Verifier, VerifierConfigError
 from signet.verifier.fastapi import require_scopes, require_token

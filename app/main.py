@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 
@@ -21,29 +20,12 @@ from app.rotation import build_rotator, change_announcer, rotating
 from app.routes import admin, health, keyring, pages, token, well_known
 from app.routes.token import TokenEndpoint
 from app.settings import ConfigurationError, Settings, load_settings
+from app.startup import SignetApp
 from signet import __version__
 from signet.keys.base import KeyBackend, KeyConfigurationError
 from signet.signer import JwsSigner
 
 log = logging.getLogger("signet.issuer")
-
-
-class SignetApp(FastAPI):
-    """FastAPI whose start-up failures caused by configuration are reported as one line."""
-
-    startup_error: str | None = None
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "lifespan":
-            await super().__call__(scope, receive, send)
-            return
-
-        async def send_short_failure(message: dict[str, Any]) -> None:
-            if message["type"] == "lifespan.startup.failed" and self.startup_error:
-                message = {**message, "message": f"Signet cannot start: {self.startup_error}"}
-            await send(message)
-
-        await super().__call__(scope, receive, send_short_failure)
 
 
 def publish(app: FastAPI, backend: KeyBackend, settings: Settings) -> None:
