@@ -6,7 +6,6 @@ problem into a ConfigurationError whose message starts with the variable to fix.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from signet.algorithms import ALGORITHMS, DEFAULT_ALGORITHM
+from signet.urls import is_loopback_host
 
 ENV_PREFIX = "SIGNET_"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
@@ -27,15 +27,6 @@ class ConfigurationError(Exception):
     """Settings that cannot work. str() is one line that names the setting."""
 
 
-def is_loopback_host(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class Settings(BaseSettings):

@@ -7,13 +7,14 @@ timeouts and a bounded response size.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 import msgspec
+
+from signet.urls import is_loopback_host
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 MAX_DOCUMENT_BYTES = 512 * 1024
@@ -32,15 +33,6 @@ class Fetched:
     max_age: float | None  # from Cache-Control; None when the issuer gave none
 
 
-def is_loopback_host(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def url_problem(url: str) -> str | None:
