@@ -37,3 +37,44 @@ def test_rotation_is_announced_and_verifiers_refetch_at_once(tmp_path: Path, red
     finally:
         verifier.close()
         service.stop()
+
+
+def test_emergency_retire_is_refused_by_verifiers_within_one_refresh(tmp_path: Path,
+                                                                   redis_url: str) -> None:
+    """A key retired in an emergency (compromise) stops verifying: its unexpired tokens are
+    refused as soon as the verifier refetches, which the issuer's announcement triggers."""
+    from signet.verifier import UnknownKey
+    from tests.support.tokens import add_client
+
+    clients = str(tmp_path / "clients.yaml")
+    secret = add_client({"SIGNET_CLIENTS_FILE": clients}, "svc", "--scope", "read",
+                        "--audience", "api://x")
+    admin = {"Authorization": "Bearer admin-token-for-tests"}
+    service, issuer = start_issuer({"SIGNET_LOCAL_KEY_DIR": str(tmp_path / "keys"),
+                                    "SIGNET_CLIENTS_FILE": clients, "SIGNET_REDIS_URL": redis_url,
+                                    "SIGNET_ADMIN_TOKEN": "admin-token-for-tests",
+                                    "SIGNET_ROTATION_PERIOD": "0"})
+    verifier = Verifier(issuer, "api://x", redis_url=redis_url, min_cache_seconds=600,
+                        max_cache_seconds=3600, redis_prefix=f"signet:test:{uuid.uuid4().hex}:")
+    try:
+        token = httpx.post(issuer + "/token", data={"grant_type": "client_credentials"},
+                           auth=("svc", secret)).json()["access_token"]
+        assert verifier.verify_sync(token).subject == "svc"
+        compromised = httpx.get(issuer + "/readyz").json()["kid"]
+        retired = httpx.post(issuer + f"/admin/keys/{compromised}/retire", headers=admin)
+        assert retired.status_code == 200
+        deadline = time.monotonic() + 20
+        while compromised in verifier.known_kids(issuer):
+            assert time.monotonic() < deadline, "the verifier kept trusting the retired key"
+            time.sleep(0.05)
+        try:
+            verifier.verify_sync(token)
+            raise AssertionError("a token of the retired key still verified")
+        except UnknownKey:
+            pass
+        fresh = httpx.post(issuer + "/token", data={"grant_type": "client_credentials"},
+                           auth=("svc", secret)).json()["access_token"]
+        assert verifier.verify_sync(fresh).subject == "svc", "the replacement key signs at once"
+    finally:
+        verifier.close()
+        service.stop()
