@@ -84,7 +84,19 @@ def start_demo_service(settings: Settings) -> subprocess.Popen[bytes]:
            "SIGNET_VERIFIER_AUDIENCE": DEMO_AUDIENCE}
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
         [sys.executable, "-m", "uvicorn", "app.demo:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"], env=env)
+         "--log-level", "warning"], env=env, preexec_fn=_die_with_parent)
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM the demo when `signet dev` dies, however it dies (uvicorn re-raises a
+    SIGTERM it caught, so no `finally` of ours runs to stop the child)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # elsewhere the `finally` in `signet dev` is the only stop
 
 
 def demo_service_lines(settings: Settings, secret: str) -> tuple[str, ...]:
