@@ -62,11 +62,11 @@ deploy-check: $(VENV)/.stamp-dev $(VENV)/.stamp-checkov
 test: lint deploy-check $(NODE_DIR)/node_modules/.stamp
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Every bench/bench_*.py module, each printing its figures beside their baselines
-# (the issuer bench drives wrk, from Debian).
+# Every benchmark beside its same-run baseline; the table goes to bench/results/latest.md
+# and latest.json (the issuer bench drives wrk, from Debian).
 bench: $(VENV)/.stamp-dev
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-	@for module in bench/bench_*.py; do $(BIN)/python -m bench.$$(basename $$module .py) || exit 1; done
+	$(BIN)/python -m bench.run_all
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache $(NODE_DIR)/node_modules tests/artifacts

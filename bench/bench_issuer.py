@@ -59,7 +59,7 @@ class Load:
 
 
 def wrk(url: str, concurrency: int, seconds: float, script: Path | None = None) -> Load:
-    argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--latency", "--timeout", "10s"]
+    argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s"]
     if script is not None:
         argv += ["-s", str(script)]
     out = subprocess.run(

@@ -59,9 +59,9 @@ def markdown_table(figures: list[Figure]) -> str:
     return "\n".join(lines)
 
 
-def write_results(figures: list[Figure], name: str = "latest") -> Path:
-    """Write `<name>.md` and `<name>.json` under bench/results/; return the markdown path."""
-    RESULTS.mkdir(exist_ok=True)
+def write_results(figures: list[Figure], name: str = "latest", directory: Path = RESULTS) -> Path:
+    """Write `<name>.md` and `<name>.json` under `directory`; return the markdown path."""
+    directory.mkdir(exist_ok=True)
     when = datetime.now(UTC).isoformat(timespec="seconds")
     host = f"{platform.machine()}, Python {platform.python_version()}"
     notes = [f"- {f.name}: {f.notes}" for f in figures if f.notes]
@@ -70,9 +70,9 @@ def write_results(figures: list[Figure], name: str = "latest") -> Path:
         f" brackets; ratio = Signet / baseline, both measured in this run.\n\n"
         f"{markdown_table(figures)}\n" + ("\n" + "\n".join(notes) + "\n" if notes else "")
     )
-    path = RESULTS / f"{name}.md"
+    path = directory / f"{name}.md"
     path.write_text(md)
-    (RESULTS / f"{name}.json").write_text(
+    (directory / f"{name}.json").write_text(
         json.dumps(
             {
                 "when": when,

@@ -1,0 +1,45 @@
+"""`make bench`: every benchmark, then one table of ratios in bench/results/latest.{md,json}.
+
+    python -m bench.run_all [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+
+from bench import bench_issuer, bench_verifier
+from bench.report import Figure, markdown_table, write_results
+
+
+def verifier_figures(results: dict[str, dict[str, list[float]]]) -> list[Figure]:
+    figures = []
+    for alg, runs in results.items():
+        paired = statistics.median(runs["distinct_ratio"])
+        figures += [
+            Figure(f"verify distinct tokens, {alg}", "verifications/s", runs["signet"], runs["raw"],
+                   "raw cryptography verify", bench_verifier.DISTINCT_TARGET,
+                   f"median of per-round paired ratios: {paired:.2f}x"),
+            Figure(f"verify a repeated token, {alg}", "verifications/s", runs["repeated"], runs["raw"],
+                   "raw cryptography verify", bench_verifier.REPEATED_TARGET),
+            Figure(f"verify distinct tokens vs PyJWT, {alg}", "verifications/s", runs["signet"],
+                   runs["pyjwt"], "PyJWT decode, cached key", 1.0),
+        ]
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="tiny counts: checks the bench runs")
+    args = parser.parse_args(argv)
+    verifier_args = ["--tokens", "8", "--repeats", "50", "--rounds", "1"] if args.quick else []
+    figures = verifier_figures(bench_verifier.main(verifier_args))
+    figures += bench_issuer.run(seconds=1.0 if args.quick else 3.0, rounds=1 if args.quick else 3)
+    path = write_results(figures)
+    print(f"\n{markdown_table(figures)}\n\nwritten: {path} and {path.with_suffix('.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
