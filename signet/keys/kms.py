@@ -5,7 +5,6 @@ For keys that Signet creates and rotates itself, see kms_ring.py.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +12,8 @@ import aioboto3
 from cryptography.hazmat.primitives import serialization
 
 from signet.algorithms import Algorithm, algorithm_fits_key
-from signet.keys.base import KeyConfigurationError, KeyUnavailableError, PublishedKey
+from signet.keys.base import KeyConfigurationError, PublishedKey
 from signet.keys.kms_client import KEY_ID_SETTING, KmsClient
-
-_REACHABLE_CACHE_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +67,6 @@ class KmsKeyBackend:
                                           timeout_seconds=timeout_seconds,
                                           max_concurrency=max_concurrency, session=session)
         self._signing: KmsSigningKey | None = None
-        self._reachable_at = 0.0
 
     async def open(self) -> None:
         if not self.key_id:
@@ -86,7 +82,6 @@ class KmsKeyBackend:
             await self.client.aclose()  # no half-open HTTP session left behind
             raise
         self._signing = KmsSigningKey(published, metadata["Arn"], self.client)
-        self._reachable_at = time.monotonic()
 
     def signing_key(self) -> KmsSigningKey:
         assert self._signing is not None, "open() first"
@@ -96,14 +91,7 @@ class KmsKeyBackend:
         return [self.signing_key().published]
 
     async def check_reachable(self) -> None:
-        """DescribeKey at most every few seconds, so readiness probes cost KMS almost nothing."""
-        if time.monotonic() - self._reachable_at < _REACHABLE_CACHE_SECONDS:
-            return
-        meta = await self.client.call("describe_key", KeyId=self.signing_key().key_id)
-        state = meta["KeyMetadata"].get("KeyState")
-        if state != "Enabled":
-            raise KeyUnavailableError(f"KMS key is {state}")
-        self._reachable_at = time.monotonic()
+        await self.client.check_enabled(self.signing_key().key_id)
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -8,6 +8,7 @@ while serving become KeyUnavailableError (the issuer answers 503, never 500).
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -27,6 +28,7 @@ from signet.jose import der_to_raw_ecdsa
 from signet.keys.base import KeyConfigurationError, KeyUnavailableError
 
 KEY_ID_SETTING = "SIGNET_KMS_KEY_ID"
+REACHABLE_CACHE_SECONDS = 5.0  # readiness probes cost KMS one DescribeKey per key this often
 
 
 def error_code(exc: ClientError) -> str:
@@ -55,6 +57,7 @@ class KmsClient:
         self._stack = AsyncExitStack()
         self.kms: Any = None
         self.tagging: Any = None
+        self._enabled_at: dict[str, float] = {}  # key id -> when DescribeKey last said Enabled
 
     async def open(self) -> None:
         # The connection pool must be as wide as the concurrency bound (botocore's default
@@ -111,6 +114,17 @@ class KmsClient:
             raise KeyUnavailableError(f"KMS {operation} failed: {error_code(exc)}") from exc
         except BotoCoreError as exc:
             raise KeyUnavailableError(f"KMS {operation} failed: {type(exc).__name__}") from exc
+
+    async def check_enabled(self, key_id: str) -> None:
+        """Raise KeyUnavailableError unless `key_id` is reachable and Enabled; DescribeKey at
+        most every REACHABLE_CACHE_SECONDS per key, so readiness probes cost KMS almost nothing."""
+        if time.monotonic() - self._enabled_at.get(key_id, float("-inf")) < REACHABLE_CACHE_SECONDS:
+            return
+        meta = await self.call("describe_key", KeyId=key_id)
+        state = meta["KeyMetadata"].get("KeyState")
+        if state != "Enabled":
+            raise KeyUnavailableError(f"KMS key is {state}")
+        self._enabled_at[key_id] = time.monotonic()
 
     async def sign(self, key_id: str, alg: Algorithm, data: bytes) -> bytes:
         """Sign the digest of a JWS signing input (MessageType=DIGEST); JWS-form signature."""

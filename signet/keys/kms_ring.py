@@ -100,10 +100,7 @@ class KmsRingBackend:
         return [k.published for k in self._keys.values()]
 
     async def check_reachable(self) -> None:
-        key = self.signing_key()
-        meta = await self.client.call("describe_key", KeyId=key.key_id)
-        if meta["KeyMetadata"].get("KeyState") != "Enabled":
-            raise KeyUnavailableError(f"KMS key is {meta['KeyMetadata'].get('KeyState')}")
+        await self.client.check_enabled(self.signing_key().key_id)
 
     async def aclose(self) -> None:
         await self.client.aclose()
