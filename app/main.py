@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
                 app.state.token_endpoint = TokenEndpoint.create(active_settings, app.state.signer)
                 stack.push_async_callback(app.state.token_endpoint.aclose)
                 publish(app, keys, active_settings)
-                announce = change_announcer(active_settings)
+                announce = await stack.enter_async_context(change_announcer(active_settings))
 
                 async def keys_changed() -> None:
                     publish(app, keys, active_settings)

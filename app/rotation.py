@@ -14,13 +14,17 @@ from signet.keyring import RotationPolicy
 from signet.keys.base import KeyBackend
 from signet.rotation import Rotator, supports_rotation
 
+log = logging.getLogger("signet.rotation")
 
-def change_announcer(settings: Settings) -> Callable[[], Awaitable[None]] | None:
+
+@asynccontextmanager
+async def change_announcer(settings: Settings) -> AsyncIterator[Callable[[], Awaitable[None]] | None]:
     """Publish the issuer URL on signet.channels.ISSUER_KEYS_CHANGED when the key set changes,
     so Signet verifiers refetch at once. Best effort: without Redis they still refresh on
-    their schedule, which the publish lead already waits for."""
+    their schedule, which the publish lead already waits for. Closes its client on exit."""
     if not settings.redis_url:
-        return None
+        yield None
+        return
     import redis.asyncio as redis
     from redis.exceptions import RedisError
 
@@ -33,7 +37,10 @@ def change_announcer(settings: Settings) -> Callable[[], Awaitable[None]] | None
             log.warning("could not announce the key change to verifiers",
                         extra={"fields": {"error": type(exc).__name__}})
 
-    return announce
+    try:
+        yield announce
+    finally:
+        await client.aclose()
 
 
 def rotation_policy(settings: Settings) -> RotationPolicy:
@@ -41,9 +48,6 @@ def rotation_policy(settings: Settings) -> RotationPolicy:
     return RotationPolicy(publish_lead=settings.publish_lead_seconds,
                           retire_after=settings.retire_after_seconds,
                           rotation_period=period or None)
-
-
-log = logging.getLogger("signet.rotation")
 
 
 def build_rotator(settings: Settings, backend: KeyBackend,
