@@ -134,6 +134,17 @@ def alternate(
     return a, b
 
 
+def compare(name: str, signet_url: str, baseline_url: str, baseline_name: str, target: float,
+            rounds: int, seconds: float, script: Path | None = None) -> Figure:
+    """wrk against Signet and its baseline in alternating rounds, as one ratio figure."""
+    signet, baseline = alternate(rounds, lambda: wrk(signet_url, CONCURRENCY, seconds, script),
+                                 lambda: wrk(baseline_url, CONCURRENCY, seconds, script))
+    _check(signet + baseline, name)
+    return Figure(name, "req/s", [x.rps for x in signet], [x.rps for x in baseline], baseline_name,
+                  target, f"concurrency {CONCURRENCY}; p50/p99 {signet[0].p50_ms:.1f}/"
+                  f"{signet[0].p99_ms:.1f} ms vs {baseline[0].p50_ms:.1f}/{baseline[0].p99_ms:.1f} ms")
+
+
 def _check(loads: list[Load], what: str) -> None:
     if any(load.errors for load in loads):
         raise SystemExit(f"{what}: {sum(x.errors for x in loads)} failed requests; figures invalid")
@@ -209,42 +220,12 @@ def run(seconds: float, rounds: int) -> list[Figure]:
         warm_up(base, secret)
         warm_up(bare_url, secret)
 
-        signet, baseline = alternate(
-            rounds,
-            lambda: wrk(base + "/token", CONCURRENCY, seconds, script),
-            lambda: wrk(bare_url + "/token", CONCURRENCY, seconds, script),
-        )
-        _check(signet + baseline, "/token local")
-        figures.append(
-            Figure(
-                "/token, local ES256 key",
-                "req/s",
-                [x.rps for x in signet],
-                [x.rps for x in baseline],
-                "bare FastAPI + cryptography ES256",
-                0.7,
-                f"concurrency {CONCURRENCY}; p50/p99 {signet[0].p50_ms:.1f}/{signet[0].p99_ms:.1f} ms"
-                f" vs {baseline[0].p50_ms:.1f}/{baseline[0].p99_ms:.1f} ms",
-            )
-        )
-
-        signet, baseline = alternate(
-            rounds,
-            lambda: wrk(base + "/.well-known/jwks.json", CONCURRENCY, seconds),
-            lambda: wrk(bare_url + "/jwks", CONCURRENCY, seconds),
-        )
-        _check(signet + baseline, "jwks")
-        figures.append(
-            Figure(
-                "GET /.well-known/jwks.json",
-                "req/s",
-                [x.rps for x in signet],
-                [x.rps for x in baseline],
-                "bare endpoint, same bytes",
-                0.9,
-                f"concurrency {CONCURRENCY}",
-            )
-        )
+        figures.append(compare(
+            "/token, local ES256 key", base + "/token", bare_url + "/token",
+            "bare FastAPI + cryptography ES256", 0.7, rounds, seconds, script))
+        figures.append(compare(
+            "GET /.well-known/jwks.json", base + "/.well-known/jwks.json", bare_url + "/jwks",
+            "bare endpoint, same bytes", 0.9, rounds, seconds))
         issuer.stop()
         services.remove(issuer)
 
