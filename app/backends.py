@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from app.settings import ConfigurationError, Settings
 from signet.algorithms import get_algorithm
@@ -13,8 +14,6 @@ def kms_ring_name(settings: Settings) -> str:
     """SIGNET_KMS_RING, else the issuer's host and path: aliases allow [A-Za-z0-9/_-]."""
     if settings.kms_ring:
         return settings.kms_ring
-    from urllib.parse import urlsplit
-
     parts = urlsplit(settings.issuer_url)
     return re.sub(r"[^A-Za-z0-9_-]+", "-", f"{parts.netloc}{parts.path}").strip("-")
 

@@ -8,8 +8,6 @@ from the explicit lists below, and the lists stop mattering once the code is her
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import re
 from pathlib import Path
 from typing import Any
@@ -20,13 +18,6 @@ from pydantic_settings import BaseSettings
 from app.settings import ENV_PREFIX, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
-
-# Issue 4's demo service: "configured by SIGNET_VERIFIER_ISSUER, SIGNET_VERIFIER_AUDIENCE,
-# SIGNET_VERIFIER_JWKS_URL (optional), SIGNET_VERIFIER_LEEWAY, SIGNET_REDIS_URL".
-DEMO_DOCUMENTED = frozenset({"SIGNET_VERIFIER_ISSUER", "SIGNET_VERIFIER_AUDIENCE",
-                             "SIGNET_VERIFIER_JWKS_URL", "SIGNET_VERIFIER_LEEWAY",
-                             "SIGNET_REDIS_URL"})
-
 
 def env_names(settings_class: type[BaseSettings]) -> set[str]:
     prefix = str(settings_class.model_config.get("env_prefix", ""))
@@ -43,25 +34,13 @@ def issuer_variables() -> set[str]:
 
 
 def demo_variables() -> set[str]:
-    """What app.demo reads when that module exists (its settings classes' variables and any
-    SIGNET_* name its source spells out), else the documented list."""
-    spec = importlib.util.find_spec("app.demo")
-    if spec is None:
-        return set(DEMO_DOCUMENTED)
-    demo = importlib.import_module("app.demo")
+    """What app.demo reads: the verifier's SIGNET_VERIFIER_* variables (through
+    VerifierSettings) and any SIGNET_* name its own source spells out."""
+    import app.demo
     from signet.verifier.settings import ENVIRONMENT as VERIFIER_ENVIRONMENT
 
-    # The demo reads the verifier's SIGNET_VERIFIER_* variables through VerifierSettings.
     names = set(VERIFIER_ENVIRONMENT.values())
-    names |= set(re.findall(r"\bSIGNET_[A-Z0-9_]+\b", Path(str(spec.origin)).read_text()))
-    for value in vars(demo).values():
-        if isinstance(value, type) and issubclass(value, BaseSettings) and value is not BaseSettings:
-            names |= env_names(value)
-    if not names:
-        raise AssertionError("app.demo exists but neither a settings class nor a SIGNET_* name was"
-                             " found in it: teach tests/support/deploy_files.py where the demo's"
-                             " settings are")
-    return names
+    return names | set(re.findall(r"\bSIGNET_[A-Z0-9_]+\b", Path(app.demo.__file__).read_text()))
 
 
 def signet_names(environment: Any) -> set[str]:
