@@ -32,10 +32,13 @@ def serve(settings: Settings, args: argparse.Namespace, extra_lines: tuple[str, 
 
 
 def dev(settings: Settings, args: argparse.Namespace) -> int:
-    from app.dev import demo_lines, start_demo_service
+    from app.dev import DemoPortInUse, demo_lines, start_demo_service
 
+    try:
+        demo = start_demo_service(settings)
+    except DemoPortInUse as exc:
+        raise UsageError(str(exc)) from None
     lines = demo_lines(settings)
-    demo = start_demo_service(settings)
     try:
         return serve(settings, args, lines)
     finally:

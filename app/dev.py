@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -74,12 +75,30 @@ def demo_service_url(settings: Settings) -> str:
     return f"http://127.0.0.1:{settings.port + DEMO_PORT_OFFSET}"
 
 
+class DemoPortInUse(Exception):
+    """The demo service's port (SIGNET_PORT + 1) is taken: say so before printing curl lines
+    that would reach whatever else listens there."""
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def start_demo_service(settings: Settings) -> subprocess.Popen[bytes]:
     """The demo downstream service (app.demo:app), trusting this issuer, as a child process.
 
     It verifies tokens for the demo client's audience; its own log lines share this terminal.
     """
     port = settings.port + DEMO_PORT_OFFSET
+    if not _port_is_free("127.0.0.1", port):
+        raise DemoPortInUse(f"port {port} (SIGNET_PORT + 1, for the demo service) is in use;"
+                            " choose another SIGNET_PORT")
     env = {**os.environ, "SIGNET_VERIFIER_ISSUER": settings.issuer_url,
            "SIGNET_VERIFIER_AUDIENCE": DEMO_AUDIENCE}
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments

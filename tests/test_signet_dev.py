@@ -4,6 +4,8 @@ service with it, pasted into a shell."""
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -11,7 +13,7 @@ from pathlib import Path
 
 from app.dev import DEMO_AUDIENCE, demo_secret_file, ensure_demo_client
 from app.settings import load_settings
-from tests.support.processes import Service, free_port
+from tests.support.processes import Service, free_port_pair
 from tests.support.tokens import verify_access_token
 
 
@@ -26,7 +28,7 @@ def _line(service: Service, marker: str, timeout: float = 30.0) -> str:
 
 
 def test_signet_dev_prints_a_working_curl(tmp_path: Path) -> None:
-    port = free_port()
+    port = free_port_pair()
     env = {"SIGNET_PORT": str(port), "SIGNET_CLIENTS_FILE": str(tmp_path / "signet" / "clients.yaml"),
            "SIGNET_LOCAL_KEY_DIR": str(tmp_path / "keys")}
     service = Service("dev", [str(Path(sys.executable).parent / "signet"), "dev"], env)
@@ -61,3 +63,18 @@ def test_signet_dev_prints_a_working_curl(tmp_path: Path) -> None:
     assert ensure_demo_client(settings) == stored  # a second start prints the same curl
     secret_file.unlink()
     assert ensure_demo_client(settings) != stored  # no stored secret: the demo client is re-keyed
+
+
+def test_signet_dev_refuses_a_taken_demo_port(tmp_path: Path) -> None:
+    """A taken SIGNET_PORT + 1 stops `signet dev` with one line, not curl lines that call a stranger."""
+    port = free_port_pair()
+    env = {**os.environ, "SIGNET_PORT": str(port), "SIGNET_LOCAL_KEY_DIR": str(tmp_path / "keys"),
+           "SIGNET_CLIENTS_FILE": str(tmp_path / "clients.yaml")}
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port + 1))
+        squatter.listen()
+        done = subprocess.run([str(Path(sys.executable).parent / "signet"), "dev"], env=env,
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert f"port {port + 1} (SIGNET_PORT + 1, for the demo service) is in use" in done.stderr
+    assert "curl" not in done.stdout
