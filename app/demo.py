@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import Depends
 
 from app.logs import configure_logging
+from app.request_id import RequestIdMiddleware
 from app.startup import SignetApp  # the one-line start-up failure, shared with the issuer
 from signet import __version__
 from signet.verifier import Claims, SignetAuthMiddleware, Verifier, VerifierConfigError
@@ -46,6 +47,7 @@ def create_demo_app(verifier: Verifier | None = None) -> SignetApp:
                     summary="A downstream service that accepts Signet access tokens.")
     app.add_middleware(SignetAuthMiddleware, verifier=lambda: app.state.verifier,
                        exclude_paths=PUBLIC_PATHS)
+    app.add_middleware(RequestIdMiddleware)  # outside the auth check: refusals carry the id too
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

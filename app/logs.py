@@ -1,6 +1,7 @@
 """Structured JSON log lines for the `signet` loggers (uvicorn keeps its own format).
 
 Callers pass facts as `extra={"fields": {...}}`; secrets and tokens are never passed.
+A line emitted while serving a request carries its `request_id` (see app.request_id).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
+
+from app.request_id import current_request_id
 
 
 class JsonFormatter(logging.Formatter):
@@ -20,6 +23,9 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             **getattr(record, "fields", {}),
         }
+        request_id = current_request_id.get()
+        if request_id is not None:
+            line.setdefault("request_id", request_id)
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
