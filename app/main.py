@@ -15,10 +15,11 @@ from fastapi import FastAPI
 from app.backends import build_backend
 from app.jwks import JwksDocument, strong_etag
 from app.logs import configure_logging
+from app.metrics import IssuerMetrics, ring_keys
 from app.oauth_errors import install_error_handler
 from app.request_id import RequestIdMiddleware
 from app.rotation import build_rotator, change_announcer, rotating
-from app.routes import admin, health, keyring, pages, token, well_known
+from app.routes import admin, health, keyring, metrics, pages, token, well_known
 from app.routes.token import TokenEndpoint
 from app.settings import ConfigurationError, Settings, load_settings
 from app.startup import SignetApp
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
                 active_settings = settings or load_settings()
                 configure_logging(active_settings.log_level)
                 keys = backend or build_backend(active_settings)
+                app.state.metrics.watch_backend(keys)
                 await keys.open()
                 stack.push_async_callback(keys.aclose)
                 app.state.settings = active_settings
@@ -76,6 +78,8 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
     app.include_router(admin.router)
     app.include_router(keyring.router)
     app.include_router(pages.router)
+    app.include_router(metrics.router)
+    app.state.metrics = IssuerMetrics(lambda: ring_keys(app.state))
     install_error_handler(app)
     app.add_middleware(RequestIdMiddleware)  # outermost: every response and log line has it
     return app

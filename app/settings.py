@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     key_ring_reload_seconds: float = Field(10.0, gt=0, le=300)  # how stale a replica's ring may be
     readiness_timeout_seconds: float = Field(2.0, gt=0, le=30)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    metrics_enabled: bool = True  # GET /metrics (Prometheus); false: 404
 
     @field_validator("signing_alg")
     @classmethod

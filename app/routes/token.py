@@ -88,8 +88,10 @@ class TokenEndpoint:
             token, kid = await self._sign(claims, client.client_id)
         except OAuthError as exc:
             audit.token_refused(exc, method, source)
+            request.app.state.metrics.token_refused(exc.error)
             return exc.response()
         audit.token_issued(grant, claims, kid, creds.method, source)
+        request.app.state.metrics.token_issued(self.settings.signing_alg, kid)
         return JSONResponse({"access_token": token, "token_type": "Bearer",
                              "expires_in": grant.lifetime, "scope": grant.scope}, headers=NO_STORE)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -29,6 +30,10 @@ from signet.keys.base import KeyConfigurationError, KeyUnavailableError
 
 KEY_ID_SETTING = "SIGNET_KMS_KEY_ID"
 REACHABLE_CACHE_SECONDS = 5.0  # readiness probes cost KMS one DescribeKey per key this often
+
+# Told of every call made while serving: (operation, seconds, AWS error code or None).
+# The issuer's metrics listen here; the library itself needs no metrics package.
+CallObserver = Callable[[str, float, str | None], None]
 
 
 def error_code(exc: ClientError) -> str:
@@ -58,6 +63,7 @@ class KmsClient:
         self.kms: Any = None
         self.tagging: Any = None
         self._enabled_at: dict[str, float] = {}  # key id -> when DescribeKey last said Enabled
+        self.observer: CallObserver | None = None
 
     async def open(self) -> None:
         # The connection pool must be as wide as the concurrency bound (botocore's default
@@ -104,16 +110,23 @@ class KmsClient:
 
     async def call(self, operation: str, client: str = "kms", **params: Any) -> dict[str, Any]:
         """Call KMS (or the tagging API) while serving; failures are KeyUnavailableError."""
+        started, code = time.perf_counter(), None
         try:
             async with asyncio.timeout(self.deadline_seconds), self._concurrency:
                 result: dict[str, Any] = await getattr(getattr(self, client), operation)(**params)
                 return result
         except TimeoutError as exc:
+            code = "Timeout"
             raise KeyUnavailableError(f"KMS {operation} exceeded {self.deadline_seconds:g}s") from exc
         except ClientError as exc:
-            raise KeyUnavailableError(f"KMS {operation} failed: {error_code(exc)}") from exc
+            code = error_code(exc)
+            raise KeyUnavailableError(f"KMS {operation} failed: {code}") from exc
         except BotoCoreError as exc:
-            raise KeyUnavailableError(f"KMS {operation} failed: {type(exc).__name__}") from exc
+            code = type(exc).__name__
+            raise KeyUnavailableError(f"KMS {operation} failed: {code}") from exc
+        finally:
+            if self.observer is not None:
+                self.observer(operation, time.perf_counter() - started, code)
 
     async def check_enabled(self, key_id: str) -> None:
         """Raise KeyUnavailableError unless `key_id` is reachable and Enabled; DescribeKey at

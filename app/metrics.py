@@ -1,0 +1,116 @@
+"""The issuer's Prometheus metrics, served at `GET /metrics` (see app.routes.metrics).
+
+Labels stay few and bounded, and never carry a secret: a key's `alg` and `kid` (a ring
+holds a handful of keys), the OAuth `error` code of a refusal, the KMS operation and its
+error code. No client id (clients are many and their names are the operator's business),
+no token, no ARN. Each app has its own registry, so two apps in one process count apart.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+# KMS Sign is tens of milliseconds in-region; the upper buckets catch retries and backoff.
+KMS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(frozen=True, slots=True)
+class RingKey:
+    """What the key ring gauges need of one key."""
+
+    alg: str
+    state: str
+    activated_at: float | None
+
+
+class KeyRingCollector:
+    """Key ring gauges computed at scrape time from the ring this replica last loaded."""
+
+    def __init__(self, ring: Callable[[], Iterable[RingKey]], clock: Callable[[], float] = time.time) -> None:
+        self._ring = ring
+        self._clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        keys = GaugeMetricFamily("signet_keys", "Keys in the ring by algorithm and state"
+                                 " (pending, active, retiring, retired; a fixed KMS key is active)",
+                                 labels=["alg", "state"])
+        age = GaugeMetricFamily("signet_active_key_age_seconds",
+                                "Seconds since the signing key of each algorithm became active",
+                                labels=["alg"])
+        counts: dict[tuple[str, str], int] = {}
+        now = self._clock()
+        for key in self._ring():
+            counts[(key.alg, key.state)] = counts.get((key.alg, key.state), 0) + 1
+            if key.state == "active" and key.activated_at is not None:
+                age.add_metric([key.alg], max(0.0, now - key.activated_at))
+        for (alg, state), count in sorted(counts.items()):
+            keys.add_metric([alg, state], count)
+        yield keys
+        yield age
+
+
+class IssuerMetrics:
+    """Counters the token endpoint and the KMS client report to, and the ring gauges."""
+
+    def __init__(self, ring: Callable[[], Iterable[RingKey]]) -> None:
+        self.registry = CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        self.tokens_issued = Counter(
+            "signet_tokens_issued", "Access tokens issued, by signing algorithm and key",
+            ["alg", "kid"], registry=self.registry)
+        self.tokens_refused = Counter(
+            "signet_token_requests_refused", "Token requests refused, by OAuth error code",
+            ["reason"], registry=self.registry)
+        self.kms_seconds = Histogram(
+            "signet_kms_request_duration_seconds", "KMS calls while serving, retries and queueing"
+            " for the concurrency bound included", ["operation"], buckets=KMS_BUCKETS,
+            registry=self.registry)
+        self.kms_errors = Counter(
+            "signet_kms_errors", "Failed KMS calls while serving, by operation and AWS error code",
+            ["operation", "code"], registry=self.registry)
+        self.registry.register(KeyRingCollector(ring))
+
+    def token_issued(self, alg: str, kid: str) -> None:
+        self.tokens_issued.labels(alg, kid).inc()
+
+    def token_refused(self, reason: str) -> None:
+        self.tokens_refused.labels(reason).inc()
+
+    def kms_call(self, operation: str, seconds: float, error_code: str | None) -> None:
+        """The KmsClient's observer: one call to `operation` took `seconds`, and failed if coded."""
+        self.kms_seconds.labels(operation).observe(seconds)
+        if error_code is not None:
+            self.kms_errors.labels(operation, error_code).inc()
+
+    def watch_backend(self, backend: object) -> None:
+        """Time the KMS calls of a KMS backend (the local backend makes none)."""
+        client = getattr(backend, "client", None)
+        if client is not None and hasattr(client, "observer"):
+            client.observer = self.kms_call
+
+
+def ring_keys(state: object) -> list[RingKey]:
+    """The ring as `app.state` holds it: the rotator's last snapshot, or a fixed key's set."""
+    backend = getattr(state, "keys", None)
+    if backend is None:  # not started (or start-up failed)
+        return []
+    rotator = getattr(state, "rotator", None)
+    if rotator is not None:
+        return [RingKey(r.alg, r.state.value, r.activated_at) for r in rotator.backend.snapshot.records]
+    signing = backend.signing_key().published.kid
+    return [RingKey(key.alg.name, "active" if key.kid == signing else "published", None)
+            for key in backend.published_keys()]

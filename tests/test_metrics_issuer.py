@@ -1,0 +1,98 @@
+"""The issuer's /metrics after real traffic: uvicorn on loopback, the local key backend and
+the KMS backend on a moto server over HTTP. Counters must move by exactly what was sent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+import httpx
+
+from tests.support.metrics import Scrape
+from tests.support.processes import start_issuer, start_moto
+from tests.support.tokens import add_client, post_token
+
+CC = {"grant_type": "client_credentials"}
+
+
+def local_env(tmp_path: Path) -> dict[str, str]:
+    return {"SIGNET_CLIENTS_FILE": str(tmp_path / "clients.yaml"),
+            "SIGNET_LOCAL_KEY_DIR": str(tmp_path / "keys")}
+
+
+def test_local_issuer_counts_tokens_refusals_and_shows_the_ring(tmp_path: Path) -> None:
+    env = local_env(tmp_path)
+    secret = add_client(env, "svc", "--scope", "read", "--audience", "api://demo") or ""
+    issuer, base = start_issuer(env)
+    try:
+        before = Scrape.of(base + "/metrics")
+        kid = httpx.get(base + "/readyz").json()["kid"]
+        for _ in range(3):
+            assert post_token(base, CC, auth=("svc", secret)).status_code == 200
+        for _ in range(2):
+            assert post_token(base, CC, auth=("svc", "wrong-secret")).status_code == 401
+        assert post_token(base, {"grant_type": "password"}, auth=("svc", secret)).status_code == 400
+        after = Scrape.of(base + "/metrics")
+
+        def moved(name: str, **labels: str) -> float:
+            return after.value(name, **labels) - before.value(name, **labels)
+
+        assert moved("signet_tokens_issued_total", alg="ES256", kid=kid) == 3
+        assert moved("signet_token_requests_refused_total", reason="invalid_client") == 2
+        assert moved("signet_token_requests_refused_total", reason="unsupported_grant_type") == 1
+        assert after.label_values("signet_token_requests_refused_total", "reason") == {
+            "invalid_client", "unsupported_grant_type"}
+        assert after.value("signet_keys", alg="ES256", state="active") == 1
+        assert after.value("signet_active_key_age_seconds", alg="ES256") >= 0
+        assert after.value("signet_kms_request_duration_seconds_count") == 0  # no KMS here
+        assert after.value("process_cpu_seconds_total") > 0
+        assert secret not in after.text and "svc" not in after.text  # no secrets, no client ids
+    finally:
+        issuer.stop()
+
+
+def test_metrics_can_be_switched_off(tmp_path: Path) -> None:
+    env = {**local_env(tmp_path), "SIGNET_METRICS_ENABLED": "false"}
+    issuer, base = start_issuer(env)
+    try:
+        assert httpx.get(base + "/metrics").status_code == 404
+    finally:
+        issuer.stop()
+
+
+def test_kms_issuer_times_kms_calls_and_counts_kms_errors(tmp_path: Path) -> None:
+    moto, endpoint = start_moto()
+    issuer = None
+    try:
+        kms = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        key_id = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["KeyId"]
+        env = {"SIGNET_CLIENTS_FILE": str(tmp_path / "clients.yaml")}
+        secret = add_client(env, "svc", "--scope", "read", "--audience", "https://api") or ""
+        issuer, base = start_issuer({**env, "SIGNET_KEY_BACKEND": "kms", "SIGNET_KMS_KEY_ID": key_id,
+                                     "SIGNET_KMS_ENDPOINT_URL": endpoint, "SIGNET_KMS_REGION": "us-east-1",
+                                     "SIGNET_KMS_TIMEOUT_SECONDS": "0.5"})
+        before = Scrape.of(base + "/metrics")
+        for _ in range(4):
+            assert post_token(base, CC, auth=("svc", secret)).status_code == 200
+        during = Scrape.of(base + "/metrics")
+        signs = "signet_kms_request_duration_seconds_count"
+        assert during.value(signs, operation="sign") - before.value(signs, operation="sign") == 4
+        assert during.value("signet_kms_request_duration_seconds_bucket", operation="sign", le="+Inf") == \
+            during.value(signs, operation="sign")
+        assert during.value("signet_kms_request_duration_seconds_sum", operation="sign") > 0
+        assert during.value("signet_kms_errors_total") == 0
+        assert during.value("signet_keys", alg="ES256", state="active") == 1
+
+        moto.stop()
+        assert post_token(base, CC, auth=("svc", secret)).status_code == 503
+        after = Scrape.of(base + "/metrics")
+        assert after.value(signs, operation="sign") - during.value(signs, operation="sign") == 1
+        assert after.value("signet_kms_errors_total", operation="sign") == 1
+        assert after.label_values("signet_kms_errors_total", "code") == {"EndpointConnectionError"}
+        assert after.value("signet_token_requests_refused_total", reason="temporarily_unavailable") == 1
+        assert key_id not in after.text  # no key id or ARN in labels
+    finally:
+        if issuer is not None:
+            issuer.stop()
+        moto.stop()
