@@ -7,6 +7,7 @@ start-up with one line naming the variable, like the issuer.
 - `GET /healthz`: no token needed.
 - `GET /whoami`: the verified claims of the caller's token.
 - `GET /admin`: requires the scope `admin` (403 `insufficient_scope` otherwise).
+- `GET /metrics`: the verifier's Prometheus metrics (signet.verifier.metrics), no token needed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import Depends
+from fastapi import Depends, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from app.logs import configure_logging
 from app.request_id import RequestIdMiddleware
@@ -24,9 +26,10 @@ from app.startup import SignetApp  # the one-line start-up failure, shared with 
 from signet import __version__
 from signet.verifier import Claims, SignetAuthMiddleware, Verifier, VerifierConfigError
 from signet.verifier.fastapi import require_scopes, require_token
+from signet.verifier.metrics import VerifierCollector
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
-PUBLIC_PATHS = ("/healthz", "/docs", "/openapi.json")
+PUBLIC_PATHS = ("/healthz", "/metrics", "/docs", "/openapi.json")
 
 
 def create_demo_app(verifier: Verifier | None = None) -> SignetApp:
@@ -52,6 +55,14 @@ def create_demo_app(verifier: Verifier | None = None) -> SignetApp:
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    registry = CollectorRegistry()
+    registry.register(VerifierCollector(lambda: app.state.verifier))
+
+    @app.get("/metrics", tags=["health"], summary="The verifier's Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST,
+                        headers={"Cache-Control": "no-store"})
 
     @app.get("/whoami", summary="The verified claims of your token")
     async def whoami(claims: Claims = Depends(require_token())) -> dict[str, Any]:  # noqa: B008

@@ -1,6 +1,9 @@
-"""Counters of the key cache's events, for metrics endpoints and for tests to assert on.
+"""Counters of the verifier's events, for metrics endpoints and for tests to assert on.
 
-Only events off the request path are counted, so counting costs the request path nothing.
+VerifierStats counts key cache events, off the request path. VerificationCounts counts
+verify() outcomes, on it: one integer add per accepted token, a dict update per refusal.
+Both are plain ints, updated without a lock: a count may miss an event when threads race,
+which metrics tolerate, and the request path pays nothing more.
 """
 
 from __future__ import annotations
@@ -28,3 +31,21 @@ class VerifierStats:
 
     def snapshot(self) -> dict[str, int]:
         return asdict(self)
+
+
+class VerificationCounts:
+    """Outcomes of `Verifier.verify` / `verify_sync`."""
+
+    __slots__ = ("refused", "signatures_verified", "token_cache_hits")
+
+    def __init__(self) -> None:
+        self.token_cache_hits = 0  # accepted from the verified-token cache (no signature check)
+        self.signatures_verified = 0  # accepted after a signature check
+        self.refused: dict[str, int] = {}  # SignetError code -> refusals
+
+    def refusal(self, code: str) -> None:
+        self.refused[code] = self.refused.get(code, 0) + 1
+
+    @property
+    def accepted(self) -> int:
+        return self.token_cache_hits + self.signatures_verified

@@ -37,7 +37,7 @@ from signet.verifier.fetch import JwksFetcher
 from signet.verifier.jwks_cache import CachePolicy, JwksCache
 from signet.verifier.keys import IssuerKeys
 from signet.verifier.settings import VerifierSettings
-from signet.verifier.stats import VerifierStats
+from signet.verifier.stats import VerificationCounts, VerifierStats
 from signet.verifier.store import RedisJwksStore, StoredJwks
 from signet.verifier.token import Header, decode_segment, json_object, parse_header, split
 
@@ -85,6 +85,7 @@ class Verifier:
         self.settings = settings
         self._clock = clock
         self._stats = VerifierStats()
+        self._outcomes = VerificationCounts()
         self._algorithms = {name: ALGORITHMS[name] for name in settings.algorithms}
         self._policy = ClaimPolicy(frozenset(settings.audiences), settings.leeway,
                                    settings.required_claims)
@@ -117,6 +118,11 @@ class Verifier:
     @property
     def stats(self) -> VerifierStats:
         return self._stats
+
+    @property
+    def outcomes(self) -> VerificationCounts:
+        """Tokens accepted (from the token cache or by signature) and refused, by code."""
+        return self._outcomes
 
     @property
     def issuers(self) -> tuple[str, ...]:
@@ -178,25 +184,33 @@ class Verifier:
     async def verify(self, token: str) -> Claims:
         """Claims of a valid token, else a SignetError subclass (never another exception)."""
         try:
-            return self._verify_now(token)
-        except _KeysNeeded as need:
-            loading = self._io.call_async(self._cache.ensure(need.issuer, need.kid))
             try:
-                await asyncio.wait_for(loading, self._wait_limit)
-            except Exception as exc:
-                raise self._miss_error(exc) from None
-        return self._verify_after_load(token)
+                return self._verify_now(token)
+            except _KeysNeeded as need:
+                loading = self._io.call_async(self._cache.ensure(need.issuer, need.kid))
+                try:
+                    await asyncio.wait_for(loading, self._wait_limit)
+                except Exception as exc:
+                    raise self._miss_error(exc) from None
+            return self._verify_after_load(token)
+        except SignetError as refused:  # costs nothing unless raised
+            self._outcomes.refusal(refused.code)
+            raise
 
     def verify_sync(self, token: str) -> Claims:
         """As `verify`, for synchronous code; blocks only on a key-cache miss."""
         try:
-            return self._verify_now(token)
-        except _KeysNeeded as need:
             try:
-                self._io.call(self._cache.ensure(need.issuer, need.kid), self._wait_limit)
-            except Exception as exc:
-                raise self._miss_error(exc) from None
-        return self._verify_after_load(token)
+                return self._verify_now(token)
+            except _KeysNeeded as need:
+                try:
+                    self._io.call(self._cache.ensure(need.issuer, need.kid), self._wait_limit)
+                except Exception as exc:
+                    raise self._miss_error(exc) from None
+            return self._verify_after_load(token)
+        except SignetError as refused:
+            self._outcomes.refusal(refused.code)
+            raise
 
     def _miss_error(self, exc: Exception) -> SignetError:
         """What a failed key-cache load means for the token being verified."""
@@ -230,6 +244,7 @@ class Verifier:
                     verified.move_to_end(token)
                 except KeyError:  # removed by another thread this instant
                     pass
+                self._outcomes.token_cache_hits += 1
                 return claims
             verified.pop(token, None)  # expired or key gone: the full checks say which
 
@@ -269,6 +284,7 @@ class Verifier:
                 except KeyError:
                     pass
             verified[token] = (claims, not_before, not_after, state, generation, header.kid)
+        self._outcomes.signatures_verified += 1
         return claims
 
     def _forget_tokens(self, issuer: str, kids: set[str]) -> None:

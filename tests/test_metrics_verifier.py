@@ -1,0 +1,67 @@
+"""The demo service's /metrics (signet.verifier.metrics.VerifierCollector) after real traffic:
+an issuer and the demo under uvicorn on loopback, tokens from POST /token. No mocks."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import httpx
+
+from tests.support.metrics import Scrape
+from tests.support.processes import start_demo, start_issuer
+from tests.support.tokens import add_client, post_token
+
+
+def call(url: str, token: str) -> httpx.Response:
+    return httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def test_demo_metrics_count_verifications_cache_layers_and_key_age(tmp_path: Path) -> None:
+    env = {"SIGNET_CLIENTS_FILE": str(tmp_path / "clients.yaml"),
+           "SIGNET_LOCAL_KEY_DIR": str(tmp_path / "keys")}
+    secret = add_client(env, "svc", "--scope", "read", "--audience", "api://demo") or ""
+    issuer, base = start_issuer(env)
+    demo = None
+    try:
+        demo, demo_base = start_demo({"SIGNET_VERIFIER_ISSUER": base, "SIGNET_VERIFIER_AUDIENCE": "api://demo"})
+        issued = post_token(base, {"grant_type": "client_credentials"}, auth=("svc", secret))
+        token = issued.json()["access_token"]
+        before = Scrape.of(demo_base + "/metrics")
+        for _ in range(3):
+            answer = call(demo_base + "/whoami", token)
+            assert answer.status_code == 200, answer.text
+        for _ in range(2):
+            assert call(demo_base + "/whoami", "a.b.c").status_code == 401
+        assert call(demo_base + "/admin", token).status_code == 403
+        after = Scrape.of(demo_base + "/metrics")
+
+        def moved(name: str, **labels: str) -> float:
+            return after.value(name, **labels) - before.value(name, **labels)
+
+        accepted = "signet_verifier_tokens_accepted_total"
+        assert moved(accepted, via="signature") == 1  # the first time only
+        assert moved(accepted, via="token_cache") == 3  # two more /whoami and the /admin call
+        assert moved("signet_verifier_tokens_refused_total", reason="malformed") == 2
+        assert after.label_values("signet_verifier_tokens_refused_total", "reason") == {"malformed"}
+        # Keys came from the issuer (no Redis configured), once, at warm-up.
+        assert after.value("signet_verifier_key_loads_total", layer="issuer") >= 1
+        assert after.value("signet_verifier_key_loads_total", layer="redis") == 0
+        assert after.value("signet_verifier_jwks_fetches_total") >= 1
+        assert after.value("signet_verifier_jwks_fetch_errors_total") == 0
+        age = after.value("signet_verifier_jwks_age_seconds", issuer=base)
+        assert 0 <= age < math.inf
+        assert after.value("signet_verifier_keys", issuer=base) == 1
+        assert after.value("signet_verifier_keys_usable", issuer=base) == 1
+
+        issuer.stop()  # the issuer goes away: the next forced refresh fails and is counted
+        unknown_kid = "eyJhbGciOiJFUzI1NiIsImtpZCI6Im5vcGUiLCJ0eXAiOiJhdCtqd3QifQ." + token.split(".", 1)[1]
+        assert call(demo_base + "/whoami", unknown_kid).status_code == 401
+        gone = Scrape.of(demo_base + "/metrics")
+        assert gone.value("signet_verifier_jwks_fetch_errors_total") >= 1
+        assert gone.value("signet_verifier_tokens_refused_total", reason="unknown_kid") == 1
+        assert gone.value("signet_verifier_keys_usable", issuer=base) == 1  # stale keys still usable
+    finally:
+        if demo is not None:
+            demo.stop()
+        issuer.stop()
