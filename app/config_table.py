@@ -1,0 +1,274 @@
+"""The README's configuration reference, generated: `python -m app.config_table [--write]`.
+
+Names, types, bounds and defaults come from the settings classes themselves (the
+issuer's pydantic Settings, the verifier's VerifierSettings); the prose is kept here,
+beside them, one entry per setting. Without `--write` it prints the tables; with it, it
+rewrites the README between the `config-table` markers. tests/test_readme_config_table.py
+fails when the README and this output differ, or when a setting has no entry here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import sys
+import typing
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import annotated_types
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from app.settings import ENV_PREFIX, Settings
+from signet.verifier.settings import ENVIRONMENT as VERIFIER_ENVIRONMENT
+from signet.verifier.settings import VerifierSettings
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+HEADER = "| Variable | Type | Default | Meaning |\n|---|---|---|---|"
+
+# Defaults the class cannot say (computed at load time, or "unset" meaning something).
+ISSUER_DEFAULTS = {
+    "SIGNET_ISSUER": "`http://<host>:<port>`",
+    "SIGNET_KMS_RING": "from the issuer URL",
+    "SIGNET_KMS_ENDPOINT_URL": "AWS default",
+    "SIGNET_KMS_REGION": "AWS default",
+}
+VERIFIER_DEFAULTS = {
+    "SIGNET_VERIFIER_JWKS_URL": "discovery",
+    "SIGNET_VERIFIER_ALGORITHMS": "all nine",
+}
+VERIFIER_TYPES = {"tuple[str, ...]": "list", "float": "number", "int": "integer",
+                  "str | None": "string", "bytes | None": "secret", "str": "string"}
+
+ISSUER_MEANINGS: dict[str, str] = {
+    "SIGNET_ISSUER": (
+        "The issuer URL put in `iss` and the discovery documents. Must be `https` unless the host "
+        "is loopback."),
+    "SIGNET_ALLOW_HTTP_ISSUER": (
+        "Allow an `http://` issuer outside loopback (only when TLS ends in a proxy you trust)."),
+    "SIGNET_HOST": "Interface `signet serve` listens on (`0.0.0.0` in a container).",
+    "SIGNET_PORT": "Port `signet serve` listens on; the demo service of `signet dev` takes the next one.",
+    "SIGNET_KEY_BACKEND": "`local` (PEM files) or `kms` (AWS KMS).",
+    "SIGNET_SIGNING_ALG": (
+        "`RS256` `RS384` `RS512` `PS256` `PS384` `PS512` `ES256` `ES384` `ES512`. Must fit the "
+        "key."),
+    "SIGNET_LOCAL_KEY_DIR": (
+        "Directory of PKCS#8 PEM private keys (mode `0600`; group/other access is refused). One "
+        "key is generated on first start when none fits `SIGNET_SIGNING_ALG`."),
+    "SIGNET_RSA_KEY_BITS": "Size of the RSA keys Signet creates, locally or in KMS (2048, 3072, 4096).",
+    "SIGNET_KMS_KEY_ID": (
+        "Sign with this one fixed KMS key (key id, key ARN or `alias/NAME`; `SIGN_VERIFY`, "
+        "enabled, of a spec that fits the algorithm); it never rotates. **Unset**: Signet creates "
+        "and rotates its own KMS keys (see [Key rotation](#key-rotation))."),
+    "SIGNET_KMS_RING": (
+        "Name of the managed KMS key ring: its keys carry the tag `signet:ring=<name>` and "
+        "aliases `alias/signet/<name>/<kid>`."),
+    "SIGNET_KMS_DELETION_WINDOW_DAYS": (
+        "KMS deletion window (7-30 days) for retired managed keys; cancellable in KMS until it "
+        "ends."),
+    "SIGNET_KMS_ENDPOINT_URL": "KMS endpoint (a moto server in tests, a VPC endpoint in production).",
+    "SIGNET_KMS_REGION": "Region of the key (else `AWS_REGION` / `AWS_DEFAULT_REGION`).",
+    "SIGNET_KMS_TIMEOUT_SECONDS": (
+        "Connect and read timeout of each KMS attempt (botocore standard retry mode: 3 attempts, "
+        "exponential backoff with jitter on throttling and 5xx)."),
+    "SIGNET_KMS_DEADLINE_SECONDS": (
+        "Bound on one KMS call, retries included: past it the call fails (`/readyz` unready, "
+        "token requests refused) instead of hanging."),
+    "SIGNET_KMS_MAX_CONCURRENCY": (
+        "Most KMS `Sign` calls in flight from one issuer process (the account quota is shared)."),
+    "SIGNET_ROTATION_PERIOD": (
+        "How long a key signs before its successor takes over (local backend). Seconds, "
+        "`90s`/`10m`/`12h`/`30d`, or ISO 8601 (`P30D`); `0` rotates only on demand. Must exceed "
+        "the publish lead."),
+    "SIGNET_VERIFIER_MAX_CACHE_SECONDS": (
+        "The longest any verifier caches the JWKS (the verifier setting of the same name). A new "
+        "key is published at least this long (or `SIGNET_JWKS_MAX_AGE`, whichever is longer, plus "
+        "the ring reload interval) before it signs."),
+    "SIGNET_VERIFIER_LEEWAY": (
+        "Clock skew verifiers accept on `exp`/`nbf`; a retired key stays published this much "
+        "longer."),
+    "SIGNET_KEY_RING_RELOAD_SECONDS": (
+        "How often each replica re-reads the key ring (and so how stale its view can be)."),
+    "SIGNET_ADMIN_TOKEN": (
+        "Enables the admin API (`/admin/...`) for callers presenting `Authorization: Bearer "
+        "<token>`. Unset: the admin API answers 404."),
+    "SIGNET_REDIS_URL": (
+        "Redis used by the issuer (throttling, the KMS key ring lock) and by tests. Required for "
+        "managed KMS keys."),
+    "SIGNET_REDIS_PREFIX": "Prefix of every Redis key the issuer writes (one per deployment).",
+    "SIGNET_CLIENTS_FILE": (
+        "The client registry, YAML (`.yaml`, `.yml`) or TOML (`.toml`). See [The clients "
+        "file](#the-clients-file)."),
+    "SIGNET_TOKEN_LIFETIME_SECONDS": "Token lifetime for clients that set none.",
+    "SIGNET_MAX_TOKEN_LIFETIME_SECONDS": (
+        "No token lives longer, whatever the client's setting. A key that stopped signing stays "
+        "published for this + leeway + the ring reload interval."),
+    "SIGNET_TOKEN_MAX_BODY_BYTES": "Largest `POST /token` body; larger gets `413`.",
+    "SIGNET_CLIENT_AUTH_CACHE_SECONDS": (
+        "How long a verified client secret skips the argon2id check (`0`: never)."),
+    "SIGNET_CLIENT_ASSERTION_MAX_LIFETIME_SECONDS": (
+        "Furthest a `private_key_jwt` assertion's `exp` may be ahead."),
+    "SIGNET_AUTH_FAILURES_PER_CLIENT": "Failed authentications per client id per window before `429`.",
+    "SIGNET_AUTH_FAILURES_PER_ADDRESS": "Failed authentications per source address per window before `429`.",
+    "SIGNET_AUTH_FAILURE_WINDOW_SECONDS": "Length of a throttling window, from its first failure.",
+    "SIGNET_JWKS_MAX_AGE": "`max-age` of the JWKS and discovery documents, seconds.",
+    "SIGNET_READINESS_TIMEOUT_SECONDS": "How long `/readyz` waits for the key check.",
+    "SIGNET_LOG_LEVEL": "`debug`, `info`, `warning`, `error`. Signet's own logs are JSON lines on stderr.",
+    "SIGNET_METRICS_ENABLED": (
+        "Serve Prometheus metrics at `GET /metrics` on the issuer's listener; `false`: 404. See "
+        "[Metrics and logs](#metrics-and-logs)."),
+}
+
+VERIFIER_MEANINGS: dict[str, str] = {
+    "SIGNET_VERIFIER_ISSUER": (
+        "Trusted issuer(s), comma-separated; exact `iss` values. https (http on loopback) unless "
+        "a JWKS URL is given."),
+    "SIGNET_VERIFIER_AUDIENCE": "Accepted audience(s), comma-separated.",
+    "SIGNET_VERIFIER_JWKS_URL": "JWKS URL of the (single) issuer instead of OpenID discovery.",
+    "SIGNET_VERIFIER_LEEWAY": "Clock skew allowed on `exp`, `nbf`, `iat`, seconds (0-300).",
+    "SIGNET_REDIS_URL": (
+        "Redis shared by the fleet (`redis://`, `rediss://`, `unix://`). Without it: memory and "
+        "HTTP only."),
+    "SIGNET_VERIFIER_REDIS_PREFIX": "Prefix of the verifier's Redis keys and channel (one per deployment).",
+    "SIGNET_CACHE_INTEGRITY_KEY": "Secret (16+ bytes) for the HMAC on Redis entries. Strongly recommended.",
+    "SIGNET_VERIFIER_MIN_CACHE_SECONDS": "Lower bound of the issuer's max-age.",
+    "SIGNET_VERIFIER_MAX_CACHE_SECONDS": (
+        "Upper bound of the issuer's max-age (300 when the issuer sends none)."),
+    "SIGNET_VERIFIER_MAX_STALENESS_SECONDS": (
+        "How long past freshness keys stay usable while the issuer is unreachable."),
+    "SIGNET_VERIFIER_UNKNOWN_KID_COOLDOWN_SECONDS": "Per-issuer pause between unknown-kid refetches.",
+    "SIGNET_VERIFIER_HTTP_TIMEOUT_SECONDS": (
+        "Connect/read timeout of discovery and JWKS requests (and Redis)."),
+    "SIGNET_VERIFIER_TOKEN_CACHE_SIZE": "Entries of the verified-token cache (0 disables it).",
+    "SIGNET_VERIFIER_MAX_TOKEN_BYTES": "Longer tokens are refused unparsed.",
+    "SIGNET_VERIFIER_ALGORITHMS": (
+        "Allow-list, comma-separated (`ES256,RS256`, ...). HMAC and `none` cannot be listed."),
+}
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _duration(value: timedelta) -> str:
+    seconds = value.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{_number(seconds)}s"
+
+
+def _bounds(field: FieldInfo) -> str:
+    """The Field constraints, as "1 to 65535", ">0 to 60" or "length 1 to 64"."""
+    low = high = ""
+    length = False
+    for rule in field.metadata:
+        if isinstance(rule, annotated_types.Ge):
+            low = _number(rule.ge)  # type: ignore[arg-type]
+        elif isinstance(rule, annotated_types.Gt):
+            low = ">" + _number(rule.gt)  # type: ignore[arg-type]
+        elif isinstance(rule, annotated_types.Le):
+            high = _number(rule.le)  # type: ignore[arg-type]
+        elif isinstance(rule, annotated_types.MinLen):
+            low, length = _number(rule.min_length), True
+        elif isinstance(rule, annotated_types.MaxLen):
+            high, length = _number(rule.max_length), True
+    if not (low or high):
+        return ""
+    return ("length " if length else "") + f"{low or '…'} to {high or '…'}"
+
+
+def issuer_type(field: FieldInfo) -> str:
+    annotation = field.annotation
+    if typing.get_origin(annotation) is Literal:
+        return "one of " + ", ".join(f"`{choice}`" for choice in typing.get_args(annotation))
+    args = set(typing.get_args(annotation)) - {type(None)}
+    base = next(iter(args)) if args else annotation
+    name = {bool: "boolean", int: "integer", float: "number", str: "string", Path: "path",
+            timedelta: "duration"}.get(base, "secret" if "Secret" in str(base) else str(base))
+    bounds = _bounds(field)
+    return f"{name}, {bounds}" if bounds else name
+
+
+def issuer_default(name: str, field: FieldInfo) -> str:
+    if name in ISSUER_DEFAULTS:
+        return ISSUER_DEFAULTS[name]
+    value: Any = field.default
+    if value is None or value == "" or value is PydanticUndefined:
+        return "—"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, timedelta):
+        return f"`{_duration(value)}`"
+    if isinstance(value, int | float):
+        return f"`{_number(value)}`"
+    return f"`{value}`"
+
+
+def verifier_default(name: str, field: dataclasses.Field[Any]) -> str:
+    if name in VERIFIER_DEFAULTS:
+        return VERIFIER_DEFAULTS[name]
+    if field.default is dataclasses.MISSING:
+        return "required"
+    if field.default is None:
+        return "—"
+    if isinstance(field.default, int | float):
+        return f"`{_number(field.default)}`"
+    return f"`{field.default}`"
+
+
+def issuer_table() -> str:
+    rows = [HEADER]
+    for attribute, field in Settings.model_fields.items():
+        name = (ENV_PREFIX + attribute).upper()
+        rows.append(f"| `{name}` | {issuer_type(field)} | {issuer_default(name, field)} |"
+                    f" {ISSUER_MEANINGS[name]} |")
+    return "\n".join(rows)
+
+
+def verifier_table() -> str:
+    rows = [HEADER]
+    fields = {f.name: f for f in dataclasses.fields(VerifierSettings)}
+    for attribute, name in VERIFIER_ENVIRONMENT.items():
+        field = fields[attribute]
+        kind = VERIFIER_TYPES.get(str(field.type), str(field.type))
+        rows.append(f"| `{name}` | {kind} | {verifier_default(name, field)} | {VERIFIER_MEANINGS[name]} |")
+    return "\n".join(rows)
+
+
+TABLES = {"issuer": issuer_table, "verifier": verifier_table}
+
+
+def markers(table: str) -> tuple[str, str]:
+    return (f"<!-- config-table:{table} begin (generated by `python -m app.config_table --write`;"
+            " do not edit) -->", f"<!-- config-table:{table} end -->")
+
+
+def with_tables(readme: str) -> str:
+    """`readme` with every generated table replaced by the current output."""
+    for table, generate in TABLES.items():
+        begin, end = markers(table)
+        pattern = re.compile(re.escape(begin) + r"\n.*?\n" + re.escape(end), re.DOTALL)
+        if not pattern.search(readme):
+            raise SystemExit(f"README.md has no {table} table markers")
+        readme = pattern.sub(lambda _: f"{begin}\n{generate()}\n{end}", readme)  # noqa: B023
+    return readme
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="rewrite README.md between the markers")
+    args = parser.parse_args(argv)
+    if args.write:
+        README.write_text(with_tables(README.read_text()))
+        return 0
+    for table, generate in TABLES.items():
+        print(f"{table}:\n{generate()}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
