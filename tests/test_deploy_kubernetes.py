@@ -96,6 +96,15 @@ def test_probes_hit_the_issuers_health_routes(container: dict[str, Any],
     assert str(port["containerPort"]) == _one(resources, "ConfigMap")["data"]["SIGNET_PORT"]
 
 
+def test_scrape_annotations_point_at_the_metrics_route(container: dict[str, Any],
+                                                       resources: dict[str, dict[str, Any]]) -> None:
+    annotations = _one(resources, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true"
+    assert annotations["prometheus.io/path"] in create_app().openapi()["paths"]
+    (port,) = container["ports"]
+    assert annotations["prometheus.io/port"] == str(port["containerPort"])
+
+
 def test_pod_is_locked_down(resources: dict[str, dict[str, Any]], container: dict[str, Any]) -> None:
     pod = _one(resources, "Deployment")["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
