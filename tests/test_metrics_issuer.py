@@ -9,7 +9,7 @@ import boto3
 import httpx
 
 from tests.support.metrics import Scrape
-from tests.support.processes import start_issuer, start_moto
+from tests.support.processes import start_fault_proxy, start_issuer, start_moto
 from tests.support.tokens import add_client, post_token
 
 CC = {"grant_type": "client_credentials"}
@@ -60,8 +60,11 @@ def test_metrics_can_be_switched_off(tmp_path: Path) -> None:
         issuer.stop()
 
 
-def test_kms_issuer_times_kms_calls_and_counts_kms_errors(tmp_path: Path) -> None:
+def test_kms_issuer_times_kms_calls_and_counts_kms_errors_by_code(tmp_path: Path) -> None:
+    """KMS faults are injected by tests/support/fault_proxy.py in front of the real moto server
+    (fault injection only): throttling on every Sign, then KMS gone altogether."""
     moto, endpoint = start_moto()
+    proxy, proxy_url = start_fault_proxy(endpoint)
     issuer = None
     try:
         kms = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1",
@@ -70,13 +73,13 @@ def test_kms_issuer_times_kms_calls_and_counts_kms_errors(tmp_path: Path) -> Non
         env = {"SIGNET_CLIENTS_FILE": str(tmp_path / "clients.yaml")}
         secret = add_client(env, "svc", "--scope", "read", "--audience", "https://api") or ""
         issuer, base = start_issuer({**env, "SIGNET_KEY_BACKEND": "kms", "SIGNET_KMS_KEY_ID": key_id,
-                                     "SIGNET_KMS_ENDPOINT_URL": endpoint, "SIGNET_KMS_REGION": "us-east-1",
+                                     "SIGNET_KMS_ENDPOINT_URL": proxy_url, "SIGNET_KMS_REGION": "us-east-1",
                                      "SIGNET_KMS_TIMEOUT_SECONDS": "0.5"})
+        signs = "signet_kms_request_duration_seconds_count"
         before = Scrape.of(base + "/metrics")
         for _ in range(4):
             assert post_token(base, CC, auth=("svc", secret)).status_code == 200
         during = Scrape.of(base + "/metrics")
-        signs = "signet_kms_request_duration_seconds_count"
         assert during.value(signs, operation="sign") - before.value(signs, operation="sign") == 4
         assert during.value("signet_kms_request_duration_seconds_bucket", operation="sign", le="+Inf") == \
             during.value(signs, operation="sign")
@@ -84,15 +87,25 @@ def test_kms_issuer_times_kms_calls_and_counts_kms_errors(tmp_path: Path) -> Non
         assert during.value("signet_kms_errors_total") == 0
         assert during.value("signet_keys", alg="ES256", state="active") == 1
 
-        moto.stop()
+        # Throttled on every attempt: botocore retries, the call fails once, with AWS's code.
+        throttle = {"fault": "throttle", "operations": ["Sign"]}
+        httpx.post(proxy_url + "/__fault__", json=throttle).raise_for_status()
+        assert post_token(base, CC, auth=("svc", secret)).status_code == 503
+        throttled = Scrape.of(base + "/metrics")
+        assert throttled.value(signs, operation="sign") - during.value(signs, operation="sign") == 1
+        assert throttled.value("signet_kms_errors_total", operation="sign", code="ThrottlingException") == 1
+        assert httpx.get(proxy_url + "/__fault__").json()["faults"]["Sign"] > 1  # retries: one observation
+
+        proxy.stop()  # KMS unreachable
         assert post_token(base, CC, auth=("svc", secret)).status_code == 503
         after = Scrape.of(base + "/metrics")
-        assert after.value(signs, operation="sign") - during.value(signs, operation="sign") == 1
-        assert after.value("signet_kms_errors_total", operation="sign") == 1
-        assert after.label_values("signet_kms_errors_total", "code") == {"EndpointConnectionError"}
-        assert after.value("signet_token_requests_refused_total", reason="temporarily_unavailable") == 1
+        assert after.value(signs, operation="sign") - throttled.value(signs, operation="sign") == 1
+        assert after.label_values("signet_kms_errors_total", "code") == {
+            "ThrottlingException", "EndpointConnectionError"}
+        assert after.value("signet_token_requests_refused_total", reason="temporarily_unavailable") == 2
         assert key_id not in after.text  # no key id or ARN in labels
     finally:
         if issuer is not None:
             issuer.stop()
+        proxy.stop()
         moto.stop()
