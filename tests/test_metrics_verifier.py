@@ -1,13 +1,18 @@
-"""The demo service's /metrics (signet.verifier.metrics.VerifierCollector) after real traffic:
-an issuer and the demo under uvicorn on loopback, tokens from POST /token. No mocks."""
+"""signet.verifier.metrics.VerifierCollector: the demo service's /metrics after real traffic (an
+issuer and the demo under uvicorn on loopback, tokens from POST /token), and verifiers sharing a
+real Redis, scraped in process. No mocks."""
 
 from __future__ import annotations
 
 import math
+import uuid
 from pathlib import Path
 
 import httpx
+from prometheus_client import CollectorRegistry, generate_latest
 
+from signet.verifier import Verifier
+from signet.verifier.metrics import VerifierCollector
 from tests.support.metrics import Scrape
 from tests.support.processes import start_demo, start_issuer
 from tests.support.tokens import add_client, post_token
@@ -64,4 +69,48 @@ def test_demo_metrics_count_verifications_cache_layers_and_key_age(tmp_path: Pat
     finally:
         if demo is not None:
             demo.stop()
+        issuer.stop()
+
+
+def collect(verifier: Verifier) -> Scrape:
+    registry = CollectorRegistry()
+    registry.register(VerifierCollector(verifier))
+    return Scrape(generate_latest(registry).decode())
+
+
+def test_before_any_fetch_keys_are_infinitely_old_and_unusable() -> None:
+    verifier = Verifier("https://issuer.example", "api://x")
+    try:
+        scrape = collect(verifier)
+        assert scrape.value("signet_verifier_jwks_age_seconds", issuer="https://issuer.example") == math.inf
+        assert scrape.value("signet_verifier_keys_usable", issuer="https://issuer.example") == 0
+        assert scrape.value("signet_verifier_tokens_accepted_total") == 0
+    finally:
+        verifier.close()
+
+
+async def test_key_loads_are_counted_per_layer_across_instances_sharing_redis(
+        tmp_path: Path, redis_url: str) -> None:
+    """Two verifiers sharing Redis (the machine's, or one the suite started): the first gets the
+    keys from the issuer, the second from Redis, and its scrape says so."""
+    env = {"SIGNET_CLIENTS_FILE": str(tmp_path / "clients.yaml"),
+           "SIGNET_LOCAL_KEY_DIR": str(tmp_path / "keys")}
+    issuer, base = start_issuer(env)
+    options = {"redis_url": redis_url, "redis_prefix": f"signet:test-metrics:{uuid.uuid4().hex}:"}
+    first, second = Verifier(base, "api://x", **options), Verifier(base, "api://x", **options)
+    try:
+        await first.start()
+        await second.start()
+        one, two = collect(first), collect(second)
+        assert one.value("signet_verifier_key_loads_total", layer="issuer") == 1
+        assert one.value("signet_verifier_key_loads_total", layer="redis") == 0
+        assert two.value("signet_verifier_key_loads_total", layer="issuer") == 0
+        assert two.value("signet_verifier_key_loads_total", layer="redis") == 1
+        for scrape in (one, two):
+            assert scrape.value("signet_verifier_keys", issuer=base) == 1
+            assert scrape.value("signet_verifier_keys_usable", issuer=base) == 1
+            assert 0 <= scrape.value("signet_verifier_jwks_age_seconds", issuer=base) < math.inf
+    finally:
+        await first.aclose()
+        await second.aclose()
         issuer.stop()

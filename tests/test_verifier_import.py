@@ -1,4 +1,5 @@
-"""`signet.verifier` imports with only its own extra: no FastAPI, Starlette, pydantic or AWS SDK."""
+"""`signet.verifier` imports with only its own extra: no FastAPI, Starlette, pydantic, AWS SDK or
+prometheus-client (signet.verifier.metrics is imported only by services that want it)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from tests.support.processes import ROOT
 
 BLOCKED = ("fastapi", "starlette", "pydantic", "pydantic_settings", "boto3", "botocore", "aioboto3",
-           "aiobotocore", "uvicorn")
+           "aiobotocore", "uvicorn", "prometheus_client")
 
 PROGRAM = f"""
 import importlib.abc, sys
