@@ -56,6 +56,27 @@ async def test_transient_throttling_is_retried(backend: KmsKeyBackend, proxy: st
     assert _report(proxy)["faults"]["Sign"] >= 4, "every third Sign was throttled"
 
 
+async def test_a_throttled_sign_is_tried_three_times_in_all(  # type: ignore[no-untyped-def]
+        proxy: str, kms, moto_session) -> None:
+    """The README promises 3 attempts per KMS call (botocore standard mode); botocore's
+    `max_attempts` would mean 3 retries, 4 attempts, so the proxy counts them."""
+    key_id = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["KeyId"]
+    client = KmsClient(endpoint_url=proxy, region="us-east-1", session=moto_session,
+                       timeout_seconds=0.5, deadline_seconds=30)
+    backend = KmsKeyBackend(key_id, ALGORITHMS["ES256"], client=client)
+    _fault(proxy)
+    await backend.open()
+    try:
+        before = _report(proxy)["faults"].get("Sign", 0)  # the proxy counts for its lifetime
+        _fault(proxy, fault="throttle", operations=["Sign"])
+        with pytest.raises(KeyUnavailableError, match="ThrottlingException"):
+            await backend.signing_key().sign(b"x")
+        assert _report(proxy)["faults"]["Sign"] - before == 3
+    finally:
+        _fault(proxy)
+        await backend.aclose()
+
+
 @pytest.mark.parametrize("fault", ["throttle", "500", "drop", "hang"])
 async def test_persistent_fault_fails_clearly_within_the_deadline(
         backend: KmsKeyBackend, proxy: str, fault: str) -> None:

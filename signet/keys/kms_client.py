@@ -69,7 +69,7 @@ class KmsClient:
         # The connection pool must be as wide as the concurrency bound (botocore's default
         # of 10 would quietly serialise the 11th concurrent Sign).
         config = Config(connect_timeout=self.timeout_seconds, read_timeout=self.timeout_seconds,
-                        retries={"mode": "standard", "max_attempts": 3},
+                        retries={"mode": "standard", "total_max_attempts": 3},
                         max_pool_connections=self.max_concurrency)
         try:
             self.kms = await self._stack.enter_async_context(self._session.client(
