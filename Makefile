@@ -40,6 +40,7 @@ run: $(VENV)/.stamp-issuer
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Kubernetes manifests are validated against the oldest and newest versions they support.
 K8S_VERSIONS := 1.30.0 1.37.0
