@@ -16,6 +16,7 @@ from app.backends import build_backend
 from app.jwks import JwksDocument, strong_etag
 from app.logs import configure_logging
 from app.oauth_errors import install_error_handler
+from app.request_limits import Limits, RequestLimits
 from app.rotation import build_rotator, change_announcer, rotating
 from app.routes import admin, health, keyring, pages, token, well_known
 from app.routes.token import TokenEndpoint
@@ -76,7 +77,12 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
     app.include_router(keyring.router)
     app.include_router(pages.router)
     install_error_handler(app)
+    app.add_middleware(RequestLimits, limits=lambda: request_limits(app.state.settings))
     return app
+
+
+def request_limits(settings: Settings) -> Limits:
+    return Limits(header_bytes=settings.max_header_bytes, body_bytes=settings.token_max_body_bytes)
 
 
 def _log_ready(app: FastAPI, keys: KeyBackend, settings: Settings) -> None:
