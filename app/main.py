@@ -16,6 +16,7 @@ from app.backends import build_backend
 from app.jwks import JwksDocument, strong_etag
 from app.logs import configure_logging
 from app.oauth_errors import install_error_handler
+from app.openapi_docs import REQUEST_LIMITS
 from app.request_limits import Limits, RequestLimits
 from app.rotation import build_rotator, change_announcer, rotating
 from app.routes import admin, health, keyring, pages, token, well_known
@@ -70,12 +71,8 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
 
     app = SignetApp(title="Signet issuer", version=__version__, lifespan=lifespan,
                     summary="Sign centrally, verify everywhere: JWT access tokens signed in KMS.")
-    app.include_router(well_known.router)
-    app.include_router(health.router)
-    app.include_router(token.router)
-    app.include_router(admin.router)
-    app.include_router(keyring.router)
-    app.include_router(pages.router)
+    for module in (well_known, health, token, admin, keyring, pages):
+        app.include_router(module.router, responses=REQUEST_LIMITS)
     install_error_handler(app)
     app.add_middleware(RequestLimits, limits=lambda: request_limits(app.state.settings))
     return app
