@@ -4,12 +4,14 @@ answers an oversized request with a clear 4xx in the issuer's JSON error shape."
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.support.processes import start_issuer
+from app.http_protocol import head_limit
+from tests.support.processes import Service, free_port, start_issuer
 
 HEADER_LIMIT = 8192
 BODY_LIMIT = 2048
@@ -84,3 +86,32 @@ def test_declared_huge_body_on_another_route_is_refused_unread(issuer: str) -> N
         sock.sendall(b"POST /admin/keys/rotate HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n")
         status_line = sock.makefile("rb").readline()
     assert status_line.startswith(b"HTTP/1.1 413 ")
+
+
+def test_signet_serve_refuses_a_huge_head_while_it_arrives(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`signet serve` stops reading a request head past twice the guard's limits: the client
+    cannot even finish sending 50 MB of header, and gets 431."""
+    tmp = tmp_path_factory.mktemp("serve-limits")
+    port = free_port()
+    service = Service("signet-serve", [sys.executable, "-m", "app", "serve"], {
+        "SIGNET_PORT": str(port), "SIGNET_LOCAL_KEY_DIR": str(tmp / "keys"),
+        "SIGNET_CLIENTS_FILE": str(tmp / "clients.yaml"), "SIGNET_MAX_HEADER_BYTES": str(HEADER_LIMIT)})
+    try:
+        service.wait_http(f"http://127.0.0.1:{port}/healthz")
+        ok = httpx.get(f"http://127.0.0.1:{port}/healthz", headers={"X-Padding": "a" * (HEADER_LIMIT // 2)})
+        assert ok.status_code == 200
+        sent = 0
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            try:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ")
+                for _ in range(800):
+                    sock.sendall(b"a" * 65536)
+                    sent += 65536
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            answer = sock.makefile("rb").read()
+        assert sent < 800 * 65536, "the server read the whole 50 MB head"
+        assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+        assert f"larger than {head_limit(HEADER_LIMIT)} bytes".encode() in answer
+    finally:
+        service.stop()
