@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: run test lint deploy-check bench clean
+.PHONY: run test lint deploy-check bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,7 @@ run: $(VENV)/.stamp-issuer
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Kubernetes manifests are validated against the oldest and newest versions they support.
 K8S_VERSIONS := 1.30.0 1.37.0
@@ -62,6 +63,13 @@ deploy-check: $(VENV)/.stamp-dev $(VENV)/.stamp-checkov
 test: lint deploy-check $(NODE_DIR)/node_modules/.stamp
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# A long randomized fuzz run (not in CI): the hypothesis "fuzz" profile, FUZZ_EXAMPLES examples
+# per property and per API operation; failures found are kept in .hypothesis/ and replayed first.
+FUZZ_EXAMPLES ?= 5000
+fuzz: $(VENV)/.stamp-dev
+	HYPOTHESIS_PROFILE=fuzz SIGNET_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+	  $(BIN)/python -m pytest -p no:cacheprovider tests/test_fuzz_verifier.py tests/test_fuzz_openapi.py $(PYTEST_ARGS)
+
 # Every benchmark beside its same-run baseline; the table goes to bench/results/latest.md
 # and latest.json (the issuer bench drives wrk, from Debian).
 bench: $(VENV)/.stamp-dev
@@ -69,4 +77,4 @@ bench: $(VENV)/.stamp-dev
 	$(BIN)/python -m bench.run_all
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache $(NODE_DIR)/node_modules tests/artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis $(NODE_DIR)/node_modules tests/artifacts

@@ -26,8 +26,11 @@ def serve(settings: Settings, args: argparse.Namespace, extra_lines: tuple[str, 
     print(f"  readiness:    curl -s {base}/readyz", flush=not extra_lines)
     for line in extra_lines:
         print(line, flush=True)
+    from app.http_protocol import bounded_protocol
+
     uvicorn.run("app.main:app", host=settings.host, port=settings.port,
-                log_level=settings.log_level, proxy_headers=args.proxy_headers)
+                log_level=settings.log_level, proxy_headers=args.proxy_headers,
+                http=bounded_protocol(settings.max_header_bytes))
     return 0
 
 

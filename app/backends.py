@@ -50,7 +50,8 @@ def _kms_backend(settings: Settings) -> KeyBackend:
     from signet.keys.ringlock import RedisRingLock
 
     ring = kms_ring_name(settings)
-    lock = RedisRingLock(redis.Redis.from_url(settings.redis_url), f"signet:kms-ring:{ring}:lock")
+    lock_name = f"{settings.redis_prefix}kms-ring:{ring}:lock"  # "signet:kms-ring:..." by default
+    lock = RedisRingLock(redis.Redis.from_url(settings.redis_url), lock_name)
     return KmsRingBackend(ring, alg, client=client, lock=lock,
                           rsa_key_spec=f"RSA_{settings.rsa_key_bits}",
                           deletion_window_days=settings.kms_deletion_window_days)

@@ -106,7 +106,13 @@ ISSUER_MEANINGS: dict[str, str] = {
     "SIGNET_MAX_TOKEN_LIFETIME_SECONDS": (
         "No token lives longer, whatever the client's setting. A key that stopped signing stays "
         "published for this + leeway + the ring reload interval."),
-    "SIGNET_TOKEN_MAX_BODY_BYTES": "Largest `POST /token` body; larger gets `413`.",
+    "SIGNET_TOKEN_MAX_BODY_BYTES": (
+        "Largest request body on any route (only `POST /token` takes one); larger gets `413`."),
+    "SIGNET_MAX_HEADER_BYTES": (
+        "Most bytes of header names and values in one request, on any route; more gets `431` (a"
+        " request target over 8 KiB gets `414`). `signet serve` also stops reading a request head"
+        " at twice this plus 16 KiB, while it arrives (`431`); under another server, let the proxy"
+        " in front bound headers."),
     "SIGNET_CLIENT_AUTH_CACHE_SECONDS": (
         "How long a verified client secret skips the argon2id check (`0`: never)."),
     "SIGNET_CLIENT_ASSERTION_MAX_LIFETIME_SECONDS": (

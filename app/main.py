@@ -17,7 +17,9 @@ from app.jwks import JwksDocument, strong_etag
 from app.logs import configure_logging
 from app.metrics import IssuerMetrics, ring_keys
 from app.oauth_errors import install_error_handler
+from app.openapi_docs import REQUEST_LIMITS
 from app.request_id import RequestIdMiddleware
+from app.request_limits import Limits, RequestLimits
 from app.rotation import build_rotator, change_announcer, rotating
 from app.routes import admin, health, keyring, metrics, pages, token, well_known
 from app.routes.token import TokenEndpoint
@@ -72,17 +74,17 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
 
     app = SignetApp(title="Signet issuer", version=__version__, lifespan=lifespan,
                     summary="Sign centrally, verify everywhere: JWT access tokens signed in KMS.")
-    app.include_router(well_known.router)
-    app.include_router(health.router)
-    app.include_router(token.router)
-    app.include_router(admin.router)
-    app.include_router(keyring.router)
-    app.include_router(pages.router)
-    app.include_router(metrics.router)
+    for module in (well_known, health, token, admin, keyring, pages, metrics):
+        app.include_router(module.router, responses=REQUEST_LIMITS)
     app.state.metrics = IssuerMetrics(lambda: ring_keys(app.state))
     install_error_handler(app)
+    app.add_middleware(RequestLimits, limits=lambda: request_limits(app.state.settings))
     app.add_middleware(RequestIdMiddleware)  # outermost: every response and log line has it
     return app
+
+
+def request_limits(settings: Settings) -> Limits:
+    return Limits(header_bytes=settings.max_header_bytes, body_bytes=settings.token_max_body_bytes)
 
 
 def _log_ready(app: FastAPI, keys: KeyBackend, settings: Settings) -> None:

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     token_lifetime_seconds: int = Field(300, ge=1, le=86400)
     max_token_lifetime_seconds: int = Field(3600, ge=1, le=86400)
     token_max_body_bytes: int = Field(16384, ge=1024, le=1048576)
+    max_header_bytes: int = Field(16384, ge=4096, le=1048576)  # every route: 431 past it
     client_auth_cache_seconds: int = Field(300, ge=0, le=3600)
     client_assertion_max_lifetime_seconds: int = Field(300, ge=10, le=3600)
     auth_failures_per_client: int = Field(10, ge=1, le=100000)

@@ -41,7 +41,7 @@ class Algorithm:
 
     @property
     def digest_size(self) -> int:
-        return _HASHES[self.hash_name].digest_size
+        return self.new_hash().digest_size
 
     def new_curve(self) -> ec.EllipticCurve:
         assert self.curve_name is not None, f"{self.name} is not an ECDSA algorithm"

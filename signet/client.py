@@ -102,13 +102,14 @@ def fetch_token(token_url: str, client_id: str, client_secret: str, *, scope: st
 def _post_sync(url: str, form: dict[str, str], auth: httpx.BasicAuth | None,
                timeout: float) -> dict[str, Any]:
     with httpx.Client(timeout=timeout) as http:
-        return parse_token_response(http.post(url, data=form, auth=auth))
+        return parse_token_response(http.post(url, data=form, auth=auth or httpx.USE_CLIENT_DEFAULT))
 
 
 async def _post_async(url: str, form: dict[str, str], auth: httpx.BasicAuth | None,
                       seconds: float) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=seconds) as http:
-        return parse_token_response(await http.post(url, data=form, auth=auth))
+        return parse_token_response(await http.post(url, data=form,
+                                                    auth=auth or httpx.USE_CLIENT_DEFAULT))
 
 
 class SignetAuth(httpx.Auth):

@@ -19,7 +19,8 @@ from pybase64 import b64decode
 _PADDING = (b"", b"", b"==", b"=")
 # The last character of a canonical encoding leaves the unused low bits zero:
 # 4 bits when len % 4 == 2, 2 bits when len % 4 == 3.
-_CANONICAL_LAST = (frozenset(), frozenset(), frozenset(b"AQgw"), frozenset(b"AEIMQUYcgkosw048"))
+_CANONICAL_LAST: tuple[frozenset[int], ...] = (
+    frozenset(), frozenset(), frozenset(b"AQgw"), frozenset(b"AEIMQUYcgkosw048"))
 
 
 class EncodingError(ValueError):

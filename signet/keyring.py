@@ -261,7 +261,7 @@ def record_from_dict(data: dict[str, object]) -> KeyRecord:
         value = data.get(name)
         return None if value is None else float(value)  # type: ignore[arg-type]
 
-    return KeyRecord(kid=str(data["kid"]), alg=str(data["alg"]), state=KeyState(data["state"]),
+    return KeyRecord(kid=str(data["kid"]), alg=str(data["alg"]), state=KeyState(str(data["state"])),
                      created_at=float(data["created_at"]), ref=str(data.get("ref", "")),  # type: ignore[arg-type]
                      activated_at=opt("activated_at"), retiring_at=opt("retiring_at"),
                      retired_at=opt("retired_at"))

@@ -11,10 +11,11 @@ from fastapi.responses import JSONResponse
 
 from app.keys_cli import record_view
 from app.oauth_errors import OAuthError
+from app.openapi_docs import ADMIN_RESPONSES
 from app.rotation import rotation_policy
 from signet.rotation import Rotator
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(prefix="/admin", tags=["admin"], responses=ADMIN_RESPONSES)
 
 
 def _digest(value: str) -> bytes:

@@ -17,7 +17,8 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["health"], summary="Ready: the signing key is reachable")
+@router.get("/readyz", tags=["health"], summary="Ready: the signing key is reachable",
+            responses={503: {"description": "Not ready: the signing key cannot be reached"}})
 async def readyz(request: Request) -> JSONResponse:
     backend: KeyBackend = request.app.state.keys
     timeout = request.app.state.settings.readiness_timeout_seconds

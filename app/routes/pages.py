@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse
 
 from app.jwks import etag_matches, strong_etag
+from app.openapi_docs import NOT_MODIFIED
 
 router = APIRouter()
 
@@ -56,12 +58,14 @@ class StaticFile:
 _FILES = {name: StaticFile.load(name) for name in (*PAGES.values(), *ASSETS)}
 
 
-@router.get("/inspect", tags=["pages"], summary="Token inspector (decodes and verifies in the browser)")
+@router.get("/inspect", tags=["pages"], summary="Token inspector (decodes and verifies in the browser)",
+            response_class=HTMLResponse, responses=NOT_MODIFIED)
 async def inspect_page(request: Request) -> Response:
     return _FILES[PAGES["/inspect"]].response(request)
 
 
-@router.get("/keyring", tags=["pages"], summary="Key ring timeline")
+@router.get("/keyring", tags=["pages"], summary="Key ring timeline", response_class=HTMLResponse,
+            responses=NOT_MODIFIED)
 async def keyring_page(request: Request) -> Response:
     return _FILES[PAGES["/keyring"]].response(request)
 

@@ -22,6 +22,7 @@ from app.clients import ClientRegistry, RegistryError
 from app.form import read_token_form
 from app.grants import grant_for
 from app.oauth_errors import NO_STORE, OAuthError, invalid_request, try_later
+from app.openapi_docs import TOKEN_REQUEST, TOKEN_RESPONSES
 from app.redis_link import RedisLink
 from app.replay import ReplayCache
 from app.routes.well_known import TOKEN_PATH
@@ -104,7 +105,8 @@ class TokenEndpoint:
                             SIGNING_RETRY_AFTER_SECONDS) from None
 
 
-@router.post(TOKEN_PATH, tags=["token"], summary="Client credentials grant: an RFC 9068 access token")
+@router.post(TOKEN_PATH, tags=["token"], summary="Client credentials grant: an RFC 9068 access token",
+             responses=TOKEN_RESPONSES, openapi_extra=TOKEN_REQUEST)
 async def token(request: Request) -> Response:
     endpoint: TokenEndpoint = request.app.state.token_endpoint
     return await endpoint.handle(request)

@@ -7,6 +7,7 @@ import json
 from fastapi import APIRouter, Request, Response
 
 from app.jwks import JwksDocument, etag_matches
+from app.openapi_docs import NOT_MODIFIED
 from app.settings import Settings
 
 router = APIRouter()
@@ -55,15 +56,18 @@ def discovery_document(settings: Settings, jwks: JwksDocument) -> dict[str, obje
     }
 
 
-@router.get(JWKS_PATH, tags=["well-known"], summary="Public signing keys (RFC 7517 JWK Set)")
+@router.get(JWKS_PATH, tags=["well-known"], summary="Public signing keys (RFC 7517 JWK Set)",
+             responses=NOT_MODIFIED)
 async def jwks(request: Request) -> Response:
     document: JwksDocument = request.app.state.jwks
     settings: Settings = request.app.state.settings
     return _cacheable(document.body, document.etag, request, settings.jwks_max_age)
 
 
-@router.get(OPENID_PATH, tags=["well-known"], summary="OpenID Connect discovery")
-@router.get(OAUTH_PATH, tags=["well-known"], summary="OAuth 2.0 server metadata (RFC 8414)")
+@router.get(OPENID_PATH, tags=["well-known"], summary="OpenID Connect discovery",
+             responses=NOT_MODIFIED)
+@router.get(OAUTH_PATH, tags=["well-known"], summary="OAuth 2.0 server metadata (RFC 8414)",
+             responses=NOT_MODIFIED)
 async def discovery(request: Request) -> Response:
     body: bytes = request.app.state.discovery_body
     etag: str = request.app.state.discovery_etag

@@ -20,7 +20,7 @@ import stat
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -199,10 +199,11 @@ class LocalKeyBackend:
         for key in loaded:
             if any(r.kid == key.published.kid for r in records):
                 continue
-            state, extra = ((KeyState.ACTIVE, {"activated_at": now}) if key is newest
-                            else (KeyState.RETIRING, {"activated_at": now, "retiring_at": now}))
-            records.append(replace(KeyRecord(key.published.kid, key.published.alg.name, state,
-                                             created_at=now, ref=key.path.name), **extra))
+            active = key is newest
+            records.append(KeyRecord(key.published.kid, key.published.alg.name,
+                                     KeyState.ACTIVE if active else KeyState.RETIRING,
+                                     created_at=now, ref=key.path.name, activated_at=now,
+                                     retiring_at=None if active else now))
         if records:
             self.ring.write(0, records)
 

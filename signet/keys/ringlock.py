@@ -27,7 +27,7 @@ class RedisRingLock:
         self.ttl = ttl
         self.wait = wait
         self.fence = 0
-        self._held: redis.lock.Lock | None = None  # type: ignore[name-defined]
+        self._held: redis.lock.Lock | None = None
 
     @asynccontextmanager
     async def hold(self) -> AsyncIterator[int]:

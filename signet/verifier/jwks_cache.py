@@ -396,7 +396,7 @@ class JwksCache:
                 backoff = min(backoff * 2, 10.0)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
     async def _refetch_announced(self, issuer: str) -> None:
         """The issuer says its keys changed: fetch them now (at most once a second, so a

@@ -76,7 +76,7 @@ class VerifierSettings:
     audiences: tuple[str, ...]
     jwks_url: str | None = None  # only with a single issuer; else discovery per issuer
     leeway: float = 30.0
-    redis_url: str | None = None  # none: memory and HTTP only
+    redis_url: str | None = field(default=None, repr=False)  # may hold a password; none: memory and HTTP only
     redis_prefix: str = "signet:verifier:"
     cache_integrity_key: bytes | None = field(default=None, repr=False)
     min_cache_seconds: float = 60.0

@@ -63,6 +63,8 @@ class RedisJwksStore:
         raw = await self.client.get(name)
         if raw is None:
             return None
+        if not isinstance(raw, bytes):  # a client built with decode_responses=True
+            raw = raw.encode()
         entry = self._decode(name, issuer, raw)
         if entry is None:
             self._stats.integrity_failures += 1

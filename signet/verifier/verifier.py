@@ -237,9 +237,9 @@ class Verifier:
         verified = self._verified
         entry = verified.get(token) if type(token) is str else None
         if entry is not None:
-            claims, not_before, not_after, state, generation, _ = entry
-            if (not_before <= now < not_after and generation == state.generation
-                    and now <= state.usable_until):
+            claims, not_before, not_after, cached_state, generation, _ = entry
+            if (not_before <= now < not_after and generation == cached_state.generation
+                    and now <= cached_state.usable_until):
                 try:
                     verified.move_to_end(token)
                 except KeyError:  # removed by another thread this instant

@@ -1,0 +1,73 @@
+"""A hard bound on the request head for `signet serve`, enforced while it is still arriving.
+
+The ASGI guard (app/request_limits.py) answers 431 only once the server has parsed the whole
+header block, and uvicorn's httptools parser buffers a header of any size first: one 50 MB
+header costs the process about 100 MB before any limit can apply. This subclass counts the
+bytes of a request head as they are received and, past `max_head_bytes`, answers 431 and
+closes the connection without parsing further.
+
+The bound is twice what the guard allows (header bytes plus the request target), so every
+request the guard would accept passes untouched, and requests between the two limits still
+get the guard's precise answer. Under any other server, put a proxy with a header limit in
+front (docs/threat-model.md).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from app.request_limits import MAX_TARGET_BYTES
+
+
+def head_limit(max_header_bytes: int) -> int:
+    """Raw bytes of request line and headers allowed before the head is refused unparsed."""
+    return 2 * (max_header_bytes + MAX_TARGET_BYTES)
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, refusing a request head longer than `max_head_bytes`."""
+
+    max_head_bytes = head_limit(16384)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_bytes = 0
+        self._in_head = True
+        self._completed = False
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head, self._head_bytes, self._completed = True, 0, True
+
+    def data_received(self, data: bytes) -> None:
+        self._completed = False
+        super().data_received(data)
+        # Still inside a head after this chunk: all of it was head (unless a message ended in
+        # it, when the next head's share is unknown and at most one chunk goes uncounted).
+        if self._in_head and not self._completed and not self.transport.is_closing():
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_head_bytes:
+                self._refuse()
+
+    def _refuse(self) -> None:
+        body = json.dumps({"error": "invalid_request",
+                           "error_description": f"request head larger than {self.max_head_bytes} bytes"}
+                          ).encode()
+        self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                             b"content-type: application/json\r\ncache-control: no-store\r\n"
+                             b"content-length: " + str(len(body)).encode() + b"\r\n"
+                             b"connection: close\r\n\r\n" + body)
+        self.transport.close()
+
+
+def bounded_protocol(max_header_bytes: int) -> type[BoundedHttpToolsProtocol]:
+    """The protocol class for uvicorn's `http=`, bounded for this SIGNET_MAX_HEADER_BYTES."""
+    return type("BoundedHttpToolsProtocol", (BoundedHttpToolsProtocol,),
+                {"max_head_bytes": head_limit(max_header_bytes)})

@@ -1,0 +1,66 @@
+"""Browser-facing headers over real HTTP: the HTML pages are locked down (CSP, nosniff, no
+framing, no referrer) and only the well-known documents are readable cross-origin."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.support.processes import start_issuer
+
+ADMIN_TOKEN = "admin-secret-for-headers"
+ORIGIN = {"Origin": "https://evil.example"}
+
+
+@pytest.fixture(scope="module")
+def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("headers")
+    service, base = start_issuer({"SIGNET_LOCAL_KEY_DIR": str(tmp / "keys"),
+                                  "SIGNET_CLIENTS_FILE": str(tmp / "clients.yaml"),
+                                  "SIGNET_ADMIN_TOKEN": ADMIN_TOKEN})
+    yield base
+    service.stop()
+
+
+@pytest.mark.parametrize("path", ["/inspect", "/keyring", "/static/inspect.js", "/static/pages.css"])
+def test_pages_carry_security_headers(issuer: str, path: str) -> None:
+    response = httpx.get(issuer + path)
+    assert response.status_code == 200
+    policy = response.headers["content-security-policy"]
+    csp = {d.strip().split(" ", 1)[0]: d.strip() for d in policy.split(";")}
+    assert csp["default-src"] == "default-src 'self'"
+    assert csp["frame-ancestors"] == "frame-ancestors 'none'"
+    assert csp["object-src"] == "object-src 'none'"
+    assert "unsafe-inline" not in policy
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert "access-control-allow-origin" not in response.headers
+
+
+@pytest.mark.parametrize("path", ["/.well-known/jwks.json", "/.well-known/openid-configuration",
+                                  "/.well-known/oauth-authorization-server"])
+def test_well_known_documents_are_readable_cross_origin(issuer: str, path: str) -> None:
+    assert httpx.get(issuer + path, headers=ORIGIN).headers["access-control-allow-origin"] == "*"
+
+
+@pytest.mark.parametrize(("method", "path", "headers"), [
+    ("POST", "/token", {}),
+    ("OPTIONS", "/token", {"Access-Control-Request-Method": "POST"}),
+    ("GET", "/admin/keys", {}),
+    ("GET", "/admin/keys", {"Authorization": f"Bearer {ADMIN_TOKEN}"}),
+    ("OPTIONS", "/admin/keys", {"Access-Control-Request-Method": "GET"}),
+    ("GET", "/keyring.json", {}),
+    ("GET", "/healthz", {}),
+    ("GET", "/readyz", {}),
+    ("GET", "/inspect", {}),
+])
+def test_nothing_else_is_readable_cross_origin(issuer: str, method: str, path: str,
+                                               headers: dict[str, str]) -> None:
+    """A browser on another origin can neither read these answers nor preflight a request."""
+    response = httpx.request(method, issuer + path, headers={**ORIGIN, **headers})
+    assert response.status_code < 500
+    assert not [h for h in response.headers if h.startswith("access-control-")], response.headers
+

@@ -1,0 +1,117 @@
+"""Issuer-wide request size limits, over real HTTP against uvicorn on loopback: every route
+answers an oversized request with a clear 4xx in the issuer's JSON error shape."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from app.http_protocol import head_limit
+from tests.support.processes import Service, free_port, start_issuer
+
+HEADER_LIMIT = 8192
+BODY_LIMIT = 2048
+ROUTES = ["/healthz", "/token", "/.well-known/jwks.json", "/admin/keys", "/inspect"]
+
+
+@pytest.fixture(scope="module")
+def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("limits")
+    service, base = start_issuer({
+        "SIGNET_LOCAL_KEY_DIR": str(tmp / "keys"), "SIGNET_CLIENTS_FILE": str(tmp / "clients.yaml"),
+        "SIGNET_MAX_HEADER_BYTES": str(HEADER_LIMIT), "SIGNET_TOKEN_MAX_BODY_BYTES": str(BODY_LIMIT),
+        "SIGNET_ADMIN_TOKEN": "admin-secret-for-limits"})
+    yield base
+    service.stop()
+
+
+def _assert_refused(response: httpx.Response, status: int, words: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == "invalid_request"
+    assert words in response.json()["error_description"]
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["connection"] == "close"
+
+
+@pytest.mark.parametrize("path", ROUTES)
+def test_one_oversized_header_gets_431(issuer: str, path: str) -> None:
+    response = httpx.get(issuer + path, headers={"X-Padding": "a" * HEADER_LIMIT})
+    _assert_refused(response, 431, f"larger than {HEADER_LIMIT} bytes")
+
+
+def test_many_small_headers_add_up_to_431(issuer: str) -> None:
+    headers = [(f"x-h{i}", "v" * 20) for i in range(HEADER_LIMIT // 20)]
+    _assert_refused(httpx.get(issuer + "/healthz", headers=headers), 431, "headers larger")
+
+
+def test_headers_within_the_limit_pass(issuer: str) -> None:
+    response = httpx.get(issuer + "/healthz", headers={"X-Padding": "a" * (HEADER_LIMIT // 2)})
+    assert response.status_code == 200
+
+
+def test_long_request_target_gets_414(issuer: str) -> None:
+    response = httpx.get(issuer + "/.well-known/jwks.json", params={"q": "a" * 9000})
+    _assert_refused(response, 414, "request target longer")
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/admin/keys/rotate", "/token"])
+def test_declared_oversized_body_gets_413_on_every_route(issuer: str, path: str) -> None:
+    response = httpx.post(issuer + path, content=b"a" * (BODY_LIMIT + 1),
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    _assert_refused(response, 413, f"larger than {BODY_LIMIT} bytes")
+
+
+def test_streamed_oversized_body_gets_413(issuer: str) -> None:
+    """Chunked (no Content-Length): the body is cut where it passes the limit."""
+    def chunks() -> Iterator[bytes]:
+        yield b"grant_type=client_credentials&scope="
+        for _ in range(10):
+            yield b"a" * 512
+
+    response = httpx.post(issuer + "/token", content=chunks(),
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413, response.text
+    assert response.json()["error"] == "invalid_request"
+
+
+def test_declared_huge_body_on_another_route_is_refused_unread(issuer: str) -> None:
+    """Content-Length says 1 GB and nothing follows: the answer comes without waiting for it."""
+    host, port = issuer.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(b"POST /admin/keys/rotate HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n")
+        status_line = sock.makefile("rb").readline()
+    assert status_line.startswith(b"HTTP/1.1 413 ")
+
+
+def test_signet_serve_refuses_a_huge_head_while_it_arrives(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`signet serve` stops reading a request head past twice the guard's limits: the client
+    cannot even finish sending 50 MB of header, and gets 431."""
+    tmp = tmp_path_factory.mktemp("serve-limits")
+    port = free_port()
+    service = Service("signet-serve", [sys.executable, "-m", "app", "serve"], {
+        "SIGNET_PORT": str(port), "SIGNET_LOCAL_KEY_DIR": str(tmp / "keys"),
+        "SIGNET_CLIENTS_FILE": str(tmp / "clients.yaml"), "SIGNET_MAX_HEADER_BYTES": str(HEADER_LIMIT)})
+    try:
+        service.wait_http(f"http://127.0.0.1:{port}/healthz")
+        ok = httpx.get(f"http://127.0.0.1:{port}/healthz", headers={"X-Padding": "a" * (HEADER_LIMIT // 2)})
+        assert ok.status_code == 200
+        sent = 0
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            try:
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ")
+                for _ in range(800):
+                    sock.sendall(b"a" * 65536)
+                    sent += 65536
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            answer = sock.makefile("rb").read()
+        assert sent < 800 * 65536, "the server read the whole 50 MB head"
+        assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+        assert f"larger than {head_limit(HEADER_LIMIT)} bytes".encode() in answer
+    finally:
+        service.stop()
