@@ -8,17 +8,27 @@ that would rather not show their traffic figures to callers.
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from app.oauth_errors import OAuthError
+from app.openapi_docs import Responses, errors
 
 router = APIRouter()
 
 METRICS_PATH = "/metrics"
 
 
-@router.get(METRICS_PATH, tags=["health"], summary="Prometheus metrics (text format)")
+EXPOSITION: Responses = {
+    200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+          "description": "Prometheus text exposition format"},
+    **errors(404)}
+
+
+@router.get(METRICS_PATH, tags=["health"], summary="Prometheus metrics (text format)",
+            responses=EXPOSITION)
 async def metrics(request: Request) -> Response:
     if not request.app.state.settings.metrics_enabled:
-        return JSONResponse({"detail": "Not Found"}, status_code=404)
+        raise OAuthError("not_found", "metrics are off (SIGNET_METRICS_ENABLED=false)", 404)
     body = generate_latest(request.app.state.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
