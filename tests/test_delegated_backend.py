@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import redis.asyncio as redis
 
+from signet import signatures
 from signet.algorithms import ALGORITHMS
 from signet.attestation import ATTESTATION_MEMBER, attestation_input
 from signet.jose import compact
@@ -137,8 +138,6 @@ async def test_redis_cannot_inject_a_key_the_root_did_not_attest(make, redis_url
     evil = PublishedKey(ES256, generate_private_key(ES256).public_key())  # type: ignore[arg-type]
     data = attestation_input(ISSUER, evil.jwk, "ES256", root_kid(backend), clock.now, clock.now + 900,
                              clock.now)
-    from signet import signatures
-
     forged = compact(data, signatures.sign(ES256, impostor_root, data))
     assert impostor_root_pub.kid != root_kid(backend)
     assert backend.store is not None
