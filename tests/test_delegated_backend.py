@@ -173,3 +173,35 @@ async def test_redis_down_keeps_the_current_key_then_falls_back_to_the_root(make
     assert kid == root_kid(backend)  # never an unshared key: the root signs
     assert first.kid in kids(backend)  # its tokens still verify
     assert successor.activated_at is None
+
+
+async def test_ephemeral_private_keys_never_reach_logs_or_redis(make, redis_url, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    from signet.jose import b64url_encode
+
+    caplog.set_level(logging.DEBUG)
+    clock = Clock()
+    backend = await make(clock)
+    clock.now += TIMING.publish_lead
+    await backend.tick()
+    await JwsSigner(backend).sign({"sub": "a"})
+    key = backend.own[0]
+    d = key.private_key.private_numbers().private_value  # type: ignore[union-attr]
+    secrets = {b64url_encode(d.to_bytes(32, "big")), str(d), hex(d)[2:]}
+    logged = "\n".join(f"{r.getMessage()} {getattr(r, 'fields', '')}" for r in caplog.records)
+    assert "delegated key active" in logged
+    assert not any(s in logged for s in secrets)
+    assert backend.store is not None
+    stored = await backend.store.client.zrange(backend.store.key, 0, -1)
+    assert stored and not any(s.encode() in m for m in stored for s in secrets)
+
+
+def test_signing_mode_setting_is_checked_and_defaults_to_kms() -> None:
+    from app.settings import ConfigurationError, load_settings
+
+    assert load_settings().signing_mode == "kms"
+    with pytest.raises(ConfigurationError, match="SIGNET_SIGNING_MODE"):
+        load_settings(signing_mode="fast")
+    with pytest.raises(ConfigurationError, match="SIGNET_DELEGATED_KEY_LIFETIME"):
+        load_settings(delegated_key_lifetime="0s")

@@ -39,12 +39,13 @@ class AttestedKeyStore:
                                       socket_connect_timeout=TIMEOUT_SECONDS)
         return cls(client, prefix, issuer)
 
-    async def put(self, attestation: str, publish_until: float) -> None:
-        """Add (or keep) one key until `publish_until`; the set lives as long as its last key."""
+    async def put(self, attestation: str, publish_until: float, now: float | None = None) -> None:
+        """Add (or keep) one key until `publish_until`; the set lives as long as its last key.
+        Entries whose time is over (before `now`) are dropped on the way."""
         try:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.zadd(self.key, {attestation: publish_until})
-                pipe.zremrangebyscore(self.key, "-inf", time.time())
+                pipe.zremrangebyscore(self.key, "-inf", time.time() if now is None else now)
                 pipe.expireat(self.key, int(publish_until) + 1, gt=True)
                 pipe.expireat(self.key, int(publish_until) + 1, nx=True)
                 await pipe.execute()

@@ -42,6 +42,7 @@ from signet.keys.base import KeyBackend, KeyBackendError, PublishedKey, SigningK
 from signet.keys.local import generate_private_key
 
 log = logging.getLogger("signet.delegated")
+REPLICA_CLOCK_SKEW_SECONDS = 60.0  # another replica's clock may be this far ahead of ours
 
 
 def attested_published_key(alg: Algorithm, public_key: Any, attestation: str) -> PublishedKey:
@@ -144,6 +145,7 @@ class DelegatedBackend:
         self.shared: dict[str, PublishedKey] = {}  # attestation -> key, other replicas included
         self._shared_until: dict[str, float] = {}
         self._root_checks: dict[str, RootKey] = {}
+        self._refused: set[str] = set()  # attestations from Redis that did not verify (log once)
         self._signing: tuple[EphemeralKey, _CountingKey] | None = None
         self.kms_sign_calls_saved = 0
         self.attestations_signed = 0
@@ -256,7 +258,7 @@ class DelegatedBackend:
             return {k.kid for k in self.own}
         try:
             for key in self.own:
-                await self.store.put(key.attestation, key.expires)
+                await self.store.put(key.attestation, key.expires, now)
             entries = await self.store.live(now)
         except StoreUnavailable as exc:
             log.warning("Redis unavailable: delegated keys cannot be shared; the current key"
@@ -282,11 +284,16 @@ class DelegatedBackend:
                 shared[attestation], until[attestation] = (self.shared[attestation],
                                                            self._shared_until[attestation])
                 continue
+            if attestation in self._refused:
+                continue
             try:
                 key, expires = self._admit(attestation, roots, now)
             except (AttestationError, JWKError) as exc:
-                log.warning("ignoring a delegated key from Redis",
-                            extra={"fields": {"reason": getattr(exc, "reason", "bad_jwk")}})
+                reason = getattr(exc, "reason", "bad_jwk")
+                if reason != "not_yet_valid":  # another replica's clock may be ahead: retry
+                    self._refused.add(attestation)
+                log.warning("ignoring a delegated key from Redis: its attestation does not verify"
+                            " under the root", extra={"fields": {"reason": reason}})
                 continue
             shared[attestation], until[attestation] = key, min(publish_until, expires)
         # A key read earlier stays published until its own time even if a read misses it.
@@ -294,6 +301,7 @@ class DelegatedBackend:
             if attestation not in shared and now < self._shared_until[attestation]:
                 shared[attestation], until[attestation] = key, self._shared_until[attestation]
         self.shared, self._shared_until = shared, until
+        self._refused &= set(entries)  # forget refusals once Redis drops them
 
     def _roots(self) -> dict[str, RootKey]:
         for published in self.root.published_keys():
@@ -305,7 +313,8 @@ class DelegatedBackend:
     def _admit(self, attestation: str, roots: dict[str, RootKey],
                now: float) -> tuple[PublishedKey, float]:
         jwk = _attested_jwk(attestation)
-        verified = verify_attestation(attestation, roots, self.issuer, jwk, now)
+        verified = verify_attestation(attestation, roots, self.issuer, jwk, now,
+                                      REPLICA_CLOCK_SKEW_SECONDS)
         public_key = jwk_to_public_key(jwk)
         return (attested_published_key(jwk_algorithm(jwk, public_key), public_key, attestation),
                 verified.expires)
