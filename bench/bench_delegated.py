@@ -151,10 +151,12 @@ def run(seconds: float, rounds: int) -> list[Figure]:
         kms = boto3.client("kms", endpoint_url=moto_url, region_name="us-east-1",
                            aws_access_key_id="testing", aws_secret_access_key="testing")
         key_id = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["KeyId"]
+        # Every issuer gets the same Redis: only the signing differs between the sides.
+        env["SIGNET_REDIS_URL"] = redis_url
         kms_env = {**env, **MOTO_CREDENTIALS, "SIGNET_KEY_BACKEND": "kms", "SIGNET_KMS_KEY_ID": key_id,
                    "SIGNET_KMS_REGION": "us-east-1", "SIGNET_KMS_ENDPOINT_URL": proxy_url}
         # A short publish lead so the first ephemeral key signs within seconds.
-        delegated_env = {**kms_env, "SIGNET_SIGNING_MODE": "delegated", "SIGNET_REDIS_URL": redis_url,
+        delegated_env = {**kms_env, "SIGNET_SIGNING_MODE": "delegated",
                          "SIGNET_VERIFIER_MAX_CACHE_SECONDS": "1", "SIGNET_JWKS_MAX_AGE": "0",
                          "SIGNET_KEY_RING_RELOAD_SECONDS": "0.5"}
         sign_calls_before = _sign_calls(proxy_url)

@@ -205,3 +205,15 @@ def test_signing_mode_setting_is_checked_and_defaults_to_kms() -> None:
         load_settings(signing_mode="fast")
     with pytest.raises(ConfigurationError, match="SIGNET_DELEGATED_KEY_LIFETIME"):
         load_settings(delegated_key_lifetime="0s")
+
+
+async def test_redis_down_at_start_up_signs_with_the_root_and_never_activates(make) -> None:  # type: ignore[no-untyped-def]
+    """Fault injection: the store points at a port nobody listens on from the start."""
+    clock = Clock()
+    backend = await make(clock, url=f"redis://127.0.0.1:{free_port()}/0")
+    clock.now += 10 * TIMING.publish_lead
+    await backend.tick()
+    assert backend.own and backend.own[0].visible_since is None
+    _, kid = await JwsSigner(backend).sign_with_kid({"sub": "a"})
+    assert kid == root_kid(backend) and backend.ephemeral_key_age_seconds is None
+    await backend.check_reachable()  # ready: the root (KMS) can sign
