@@ -98,8 +98,9 @@ async def test_rollover_follows_the_ring_rules(make) -> None:  # type: ignore[no
     await backend.tick()
     first = backend.own[0]
     assert first.active_until == clock.now + TIMING.lifetime
-    # The successor is attested and published a publish lead before the first key ends...
-    clock.now = first.active_until - TIMING.publish_lead - 1
+    # The successor is attested and published a publish lead (and one tick) before the first
+    # key ends...
+    clock.now = first.active_until - TIMING.publish_lead - TIMING.tick - 1
     await backend.tick()
     assert len(backend.own) == 1
     clock.now += 1
@@ -107,10 +108,13 @@ async def test_rollover_follows_the_ring_rules(make) -> None:  # type: ignore[no
     second = backend.own[1]
     assert second.activated_at is None and second.kid in kids(backend)
     assert backend.signing_key().published.kid == first.kid
-    # ...and takes over exactly when it ends; the first stays published until its tokens expire.
-    clock.now = first.active_until
+    # ...and takes over once published for the lead, just before the first key would end,
+    # so the root never has to sign in between; the first stays published until its tokens
+    # expire.
+    clock.now = second.created_at + TIMING.publish_lead
     await backend.tick()
     assert backend.signing_key().published.kid == second.kid
+    assert first.active_until == clock.now
     clock.now = first.active_until + TIMING.retire_after
     await backend.tick()
     assert first.kid in kids(backend)
@@ -159,7 +163,7 @@ async def test_redis_down_keeps_the_current_key_then_falls_back_to_the_root(make
     backend.store = AttestedKeyStore(redis.Redis.from_url(
         f"redis://127.0.0.1:{free_port()}/0", socket_timeout=0.3, socket_connect_timeout=0.3),
         "x:", ISSUER)
-    clock.now = first.active_until - TIMING.publish_lead
+    clock.now = first.active_until - TIMING.publish_lead - TIMING.tick
     await backend.tick()  # successor created, but it cannot be shared...
     successor = backend.own[-1]
     assert successor is not first and successor.visible_since is None

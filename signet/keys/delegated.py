@@ -239,15 +239,17 @@ class DelegatedBackend:
                     await result
 
     def _next_sleep(self) -> float:
-        """The tick interval, or sooner when a pending key becomes ready to sign."""
+        """The tick interval, or sooner when a pending key may start signing or the signing
+        key's successor is due."""
         now = self.clock()
-        times = [now + self.timing.tick]
+        lead, tick = self.timing.publish_lead, self.timing.tick
+        times = [now + tick]
         for key in self.own:
             if key.activated_at is None and key.visible_since is not None:
-                times.append(key.visible_since + self.timing.publish_lead)
-            if key.active_until is not None and key.active_until > now:
-                times.append(key.active_until - self.timing.publish_lead)
-        return max(0.01, min(times) - now)
+                times.append(key.visible_since + lead)
+            if key.active_until is not None:
+                times += [key.active_until - lead - tick, key.active_until]
+        return max(0.01, min(t for t in times if t > now) - now)
 
     async def _sync_store(self, now: float) -> set[str] | None:
         """Write own keys, read everyone's; the kids seen in Redis, or None if it failed."""
@@ -338,13 +340,16 @@ class DelegatedBackend:
                     "kid": key.kid, "active_seconds": round(key.active_until - now, 1)}})
 
     def _successor_due(self, now: float) -> bool:
-        """No usable pending key, and the signing key ends within publish_lead (or none signs)."""
+        """No usable pending key, and the signing key ends within publish_lead + one tick
+        (or none signs)."""
         pending = [k for k in self.own if k.activated_at is None
                    and now < k.expires - self.timing.retire_after - self.timing.publish_lead]
         if pending:
             return False
         active = self._choose(now)
-        return active is None or now >= (active.active_until or now) - self.timing.publish_lead
+        # One tick early, so the successor is ready to sign before the current key ends.
+        end = (active.active_until or now) if active else now
+        return active is None or now >= end - self.timing.publish_lead - self.timing.tick
 
     async def _create(self, now: float) -> None:
         """A new key pair in memory, attested by the root (one root Sign)."""
