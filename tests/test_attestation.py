@@ -234,3 +234,13 @@ async def test_verifier_refuses_a_key_once_its_attestation_expires() -> None:
             await verifier.verify(signed)
     finally:
         await verifier.aclose()
+
+
+def test_root_keys_come_from_the_environment_too() -> None:
+    settings = Verifier.from_env({"SIGNET_VERIFIER_ISSUER": ISSUER, "SIGNET_VERIFIER_AUDIENCE": "api",
+                                  "SIGNET_VERIFIER_JWKS_URL": ISSUER + "/jwks",
+                                  "SIGNET_VERIFIER_ROOT_KEYS": ROOT.published.kid}).settings
+    assert settings.root_keys is not None and settings.root_keys.thumbprints == {ROOT.published.kid}
+    unpinned = Verifier.from_env({"SIGNET_VERIFIER_ISSUER": ISSUER, "SIGNET_VERIFIER_AUDIENCE": "api",
+                                  "SIGNET_VERIFIER_JWKS_URL": ISSUER + "/jwks"}).settings
+    assert unpinned.root_keys is None
