@@ -29,7 +29,7 @@ from signet.attestation import ATTESTATION_MEMBER
 from signet.jose import b64url_decode
 from signet.verifier import Verifier
 from signet.verifier.errors import SignetError, UnknownKey
-from tests.support.processes import Service, start_issuer
+from tests.support.processes import Service, start_issuer, start_redis
 from tests.support.tokens import add_client, post_token
 
 ISSUER = "http://127.0.0.1:9"  # both replicas announce one issuer; nobody listens there
@@ -296,3 +296,32 @@ async def test_a_replica_killed_mid_rollover_leaves_its_tokens_verifiable(replic
             await verifier.aclose()
         time.sleep(0.5)
     assert checks >= 3
+
+
+async def test_redis_lost_the_replica_keeps_its_key_then_signs_through_kms(
+        replicas: Replicas) -> None:
+    """Our own redis-server, stopped under a running replica: no token request fails, the
+    current key signs until its time ends, then the root (KMS) signs, and every token
+    verifies in a pinned verifier."""
+    redis, redis_url = start_redis()
+    try:
+        service, base = start_issuer({**replicas.env, "SIGNET_REDIS_URL": redis_url})
+        replicas.started.append((service, base))
+        root = root_thumbprint(base)
+        ephemeral = kid_of(wait_for_ephemeral(replicas, base, root))
+    finally:
+        redis.stop()
+    tokens: list[str] = []
+    verifier = pinned_verifier(base, root)
+    try:
+        deadline = time.monotonic() + LIFETIME + 3.0
+        while time.monotonic() < deadline:
+            tokens.append(replicas.token(base))  # asserts 200 every time
+            await verifier.verify(tokens[-1])
+            time.sleep(0.05)
+    finally:
+        await verifier.aclose()
+    kids = [kid_of(t) for t in tokens]
+    assert kids[0] == ephemeral and kids[-1] == root
+    assert set(kids) == {ephemeral, root}, "no key that Redis never saw may sign"
+    assert httpx.get(base + "/readyz").status_code == 200

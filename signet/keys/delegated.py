@@ -147,6 +147,7 @@ class DelegatedBackend:
         self._root_checks: dict[str, RootKey] = {}
         self._refused: set[str] = set()  # attestations from Redis that did not verify (log once)
         self._signing: tuple[EphemeralKey, _CountingKey] | None = None
+        self._store_down = False
         self.kms_sign_calls_saved = 0
         self.attestations_signed = 0
         self.root_signatures = 0
@@ -263,10 +264,15 @@ class DelegatedBackend:
                 await self.store.put(key.attestation, key.expires, now)
             entries = await self.store.live(now)
         except StoreUnavailable as exc:
-            log.warning("Redis unavailable: delegated keys cannot be shared; the current key"
-                        " signs until its time ends, then the root key signs",
-                        extra={"fields": {"error": str(exc)}})
+            if not self._store_down:  # once per outage, not once per pass
+                self._store_down = True
+                log.warning("Redis unavailable: delegated keys cannot be shared; the current key"
+                            " signs until its time ends, then the root key signs",
+                            extra={"fields": {"error": str(exc)}})
             return None
+        if self._store_down:
+            self._store_down = False
+            log.info("Redis reachable again: delegated keys shared again")
         self._read_shared(entries, now)
         seen = {k.kid for k in self.shared.values()}
         for key in self.own:
