@@ -3,13 +3,15 @@ issuer replicas under uvicorn. Short key lifetimes make roll-overs happen within
 
 - tokens from either replica verify in the Signet verifier with the root pinned (fetching
   the *other* replica's JWKS) and in node jose without pins;
-- a JWKS whose attestations were stripped, forged, or aged is refused by a pinned verifier;
+- a served key whose attestation is missing, forged, expired, signed by another key or
+  naming another issuer is refused by a pinned verifier;
 - roll-over under load: zero failed verifications;
 - a replica killed mid roll-over: every token it issued verifies until it expires.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -25,8 +27,11 @@ from typing import Any
 import httpx
 import pytest
 
-from signet.attestation import ATTESTATION_MEMBER
-from signet.jose import b64url_decode
+from signet import signatures
+from signet.algorithms import ALGORITHMS
+from signet.attestation import ATTESTATION_MEMBER, attestation_input
+from signet.jose import b64url_decode, compact, der_to_raw_ecdsa
+from signet.keys.local import generate_private_key
 from signet.verifier import Verifier
 from signet.verifier.errors import SignetError, UnknownKey
 from tests.support.processes import Service, start_issuer, start_redis
@@ -162,7 +167,7 @@ def _with_attestation(document: dict[str, Any], kid: str, change: Any) -> str:
 
 
 async def test_a_pinned_verifier_refuses_served_keys_with_bad_attestations(
-        replicas: Replicas, pair: tuple[str, str, str]) -> None:
+        replicas: Replicas, pair: tuple[str, str, str], kms) -> None:  # type: ignore[no-untyped-def]
     """The real JWKS and a real token; only the attestation differs (as a compromised JWKS
     endpoint, proxy or Redis could serve it)."""
     a, _, root = pair
@@ -177,10 +182,30 @@ async def test_a_pinned_verifier_refuses_served_keys_with_bad_attestations(
         jwk.pop(ATTESTATION_MEMBER)
         return jwk
 
+    claims = json.loads(b64url_decode(payload))
+    other_key = generate_private_key(ALGORITHMS["ES256"])
+    by_other_key = attestation_input(ISSUER, claims["jwk"], "ES256", root, claims["nbf"], claims["exp"],
+                                     claims["iat"])
+    by_other_key_jws = compact(by_other_key, signatures.sign(ALGORITHMS["ES256"], other_key, by_other_key))
+    # The genuine root (in KMS) attesting the genuine key, but for another issuer.
+    other_issuer = attestation_input("https://evil.example", claims["jwk"], "ES256", root, claims["nbf"],
+                                     claims["exp"], claims["iat"])
+    der = kms.sign(KeyId=replicas.env["SIGNET_KMS_KEY_ID"], Message=hashlib.sha256(other_issuer).digest(),
+                   MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+    other_issuer_jws = compact(other_issuer, der_to_raw_ecdsa(der, 32))
     variants = {
         "missing": strip,
         "forged": lambda jwk: {**jwk, ATTESTATION_MEMBER: f"{header}.{payload}.{flipped}"},
+        "signed by another key": lambda jwk: {**jwk, ATTESTATION_MEMBER: by_other_key_jws},
+        "naming another issuer": lambda jwk: {**jwk, ATTESTATION_MEMBER: other_issuer_jws},
     }
+    # The genuine document is accepted by the same kind of verifier (so the refusals are real).
+    verifier = pinned_verifier(a, root)
+    verifier.load_jwks(ISSUER, json.dumps(document))
+    try:
+        assert (await verifier.verify(token))["client_id"] == CLIENT_ID
+    finally:
+        await verifier.aclose()
     for change in variants.values():
         verifier = pinned_verifier(a, root)
         verifier.load_jwks(ISSUER, _with_attestation(document, kid, change))
