@@ -221,3 +221,47 @@ async def test_redis_down_at_start_up_signs_with_the_root_and_never_activates(ma
     _, kid = await JwsSigner(backend).sign_with_kid({"sub": "a"})
     assert kid == root_kid(backend) and backend.ephemeral_key_age_seconds is None
     await backend.check_reachable()  # ready: the root (KMS) can sign
+
+
+async def test_a_key_lost_from_redis_waits_a_full_lead_again(make) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    backend = await make(clock)
+    (key,) = backend.own
+    clock.now += TIMING.publish_lead - 1
+    assert backend.store is not None
+    await backend.store.client.delete(backend.store.key)  # Redis flushed under us
+    await backend.tick()
+    assert key.visible_since == clock.now  # re-shared now, so the lead starts again
+    clock.now += 1
+    await backend.tick()
+    assert key.activated_at is None and backend.signing_key().published.kid == root_kid(backend)
+    clock.now = key.visible_since + TIMING.publish_lead
+    await backend.tick()
+    assert backend.signing_key().published.kid == key.kid
+
+
+async def test_a_replica_shutting_down_leaves_its_keys_only_as_long_as_their_tokens(make) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    a, b = await make(clock), await make(clock)
+    clock.now += TIMING.publish_lead
+    await a.tick()
+    await b.tick()
+    signed = a.own[0]
+    assert signed.activated_at is not None
+    clock.now = signed.active_until - TIMING.publish_lead - TIMING.tick  # a successor is pending
+    await a.tick()
+    never_signed = a.own[-1]
+    assert never_signed.activated_at is None
+    stopped = clock.now
+    await a.aclose()
+    await b.tick()
+    assert {signed.kid, never_signed.kid} <= kids(b)
+    clock.now = stopped + 2 * TIMING.tick
+    await b.tick()
+    assert never_signed.kid not in kids(b)  # it never signed: nothing to keep it for
+    clock.now = stopped + TIMING.retire_after - 1
+    await b.tick()
+    assert signed.kid in kids(b)  # its last tokens may still be out
+    clock.now = stopped + TIMING.retire_after
+    await b.tick()
+    assert signed.kid not in kids(b) and signed.expires > clock.now  # well before its attestation ends

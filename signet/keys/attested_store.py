@@ -52,6 +52,13 @@ class AttestedKeyStore:
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(type(exc).__name__) from None
 
+    async def shorten(self, attestation: str, publish_until: float) -> None:
+        """Bring one key's publish-until forward (never later; never re-adds a key)."""
+        try:
+            await self.client.zadd(self.key, {attestation: publish_until}, xx=True, lt=True)
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(type(exc).__name__) from None
+
     async def live(self, now: float) -> dict[str, float]:
         """Attestation -> publish-until, for every key still to be published at `now`."""
         try:

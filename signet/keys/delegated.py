@@ -144,6 +144,7 @@ class DelegatedBackend:
         self.own: list[EphemeralKey] = []
         self.shared: dict[str, PublishedKey] = {}  # attestation -> key, other replicas included
         self._shared_until: dict[str, float] = {}
+        self._shared_exp: dict[str, float] = {}  # attestation -> its verified exp
         self._root_checks: dict[str, RootKey] = {}
         self._refused: set[str] = set()  # attestations from Redis that did not verify (log once)
         self._signing: tuple[EphemeralKey, _CountingKey] | None = None
@@ -185,12 +186,27 @@ class DelegatedBackend:
             await self.root.check_reachable()
 
     async def aclose(self) -> None:
-        # The keys stay in Redis until their publish-until: tokens they signed are still out.
+        """Shut down: this replica's keys stay published exactly as long as their tokens
+        may live (a key that never signed: two ticks, so every replica reads that)."""
+        await self._shorten_own(self.clock())
         self.own.clear()
         self._signing = None
         if self.store is not None:
             await self.store.aclose()
         await self.root.aclose()
+
+    async def _shorten_own(self, now: float) -> None:
+        if self.store is None:
+            return
+        for key in self.own:
+            if key.activated_at is None:
+                until = now + 2 * self.timing.tick
+            else:
+                until = min(key.active_until or now, now) + self.timing.retire_after
+            try:
+                await self.store.shorten(key.attestation, min(until, key.expires))
+            except StoreUnavailable:
+                return  # they stay until their attestation's time: safe, only longer
 
     # -- metrics -----------------------------------------------------------------------------
 
@@ -260,9 +276,11 @@ class DelegatedBackend:
                     key.visible_since = key.created_at
             return {k.kid for k in self.own}
         try:
+            seen = self._read_shared(await self.store.live(now), now)
             for key in self.own:
+                if key.kid not in seen:
+                    key.visible_since = None  # lost from Redis (flushed): the lead starts again
                 await self.store.put(key.attestation, key.expires, now)
-            entries = await self.store.live(now)
         except StoreUnavailable as exc:
             if not self._store_down:  # once per outage, not once per pass
                 self._store_down = True
@@ -273,43 +291,44 @@ class DelegatedBackend:
         if self._store_down:
             self._store_down = False
             log.info("Redis reachable again: delegated keys shared again")
-        self._read_shared(entries, now)
-        seen = {k.kid for k in self.shared.values()}
-        for key in self.own:
-            if key.kid not in seen:
-                key.visible_since = None  # lost from Redis (flushed): the lead starts again
-            elif key.visible_since is None:
+        for key in self.own:  # each one is in Redis now: the put above succeeded
+            if key.visible_since is None:
                 key.visible_since = now
-        return seen
+        return seen | {key.kid for key in self.own}
 
-    def _read_shared(self, entries: dict[str, float], now: float) -> None:
-        """Keep only entries whose attestation verifies under our root: Redis is not trusted."""
+    def _read_shared(self, entries: dict[str, float], now: float) -> set[str]:
+        """Publish the entries whose attestation verifies under our root (Redis is not
+        trusted), each until its current score, never past its attestation's exp; returns
+        the kids this read actually found."""
         shared: dict[str, PublishedKey] = {}
         until: dict[str, float] = {}
         roots = self._roots()
         for attestation, publish_until in entries.items():
-            if attestation in self.shared:
-                shared[attestation], until[attestation] = (self.shared[attestation],
-                                                           self._shared_until[attestation])
-                continue
             if attestation in self._refused:
                 continue
-            try:
-                key, expires = self._admit(attestation, roots, now)
-            except (AttestationError, JWKError) as exc:
-                reason = getattr(exc, "reason", "bad_jwk")
-                if reason != "not_yet_valid":  # another replica's clock may be ahead: retry
-                    self._refused.add(attestation)
-                log.warning("ignoring a delegated key from Redis: its attestation does not verify"
-                            " under the root", extra={"fields": {"reason": reason}})
-                continue
-            shared[attestation], until[attestation] = key, min(publish_until, expires)
-        # A key read earlier stays published until its own time even if a read misses it.
+            if attestation not in self.shared:
+                try:
+                    self.shared[attestation], self._shared_exp[attestation] = self._admit(
+                        attestation, roots, now)
+                except (AttestationError, JWKError) as exc:
+                    reason = getattr(exc, "reason", "bad_jwk")
+                    if reason != "not_yet_valid":  # another replica's clock may be ahead: retry
+                        self._refused.add(attestation)
+                    log.warning("ignoring a delegated key from Redis: its attestation does not"
+                                " verify under the root", extra={"fields": {"reason": reason}})
+                    continue
+            shared[attestation] = self.shared[attestation]
+            until[attestation] = min(publish_until, self._shared_exp[attestation])
+        found = {key.kid for key in shared.values()}
+        # A key read earlier stays published until its time even if a read misses it
+        # (Redis flushed or failed over): its tokens may still be out.
         for attestation, key in self.shared.items():
-            if attestation not in shared and now < self._shared_until[attestation]:
+            if attestation not in shared and now < self._shared_until.get(attestation, 0.0):
                 shared[attestation], until[attestation] = key, self._shared_until[attestation]
         self.shared, self._shared_until = shared, until
+        self._shared_exp = {att: self._shared_exp[att] for att in shared}
         self._refused &= set(entries)  # forget refusals once Redis drops them
+        return found
 
     def _roots(self) -> dict[str, RootKey]:
         for published in self.root.published_keys():
