@@ -19,6 +19,15 @@ def kms_ring_name(settings: Settings) -> str:
 
 
 def build_backend(settings: Settings) -> KeyBackend:
+    root = _root_backend(settings)
+    if settings.signing_mode == "delegated":
+        from app.delegated import delegated_backend
+
+        return delegated_backend(settings, root)
+    return root
+
+
+def _root_backend(settings: Settings) -> KeyBackend:
     alg = get_algorithm(settings.signing_alg)
     if settings.key_backend == "kms":
         return _kms_backend(settings)

@@ -126,6 +126,11 @@ ISSUER_MEANINGS: dict[str, str] = {
     "SIGNET_METRICS_ENABLED": (
         "Serve Prometheus metrics at `GET /metrics` on the issuer's listener; `false`: 404. See "
         "[Metrics and logs](#metrics-and-logs)."),
+    "SIGNET_SIGNING_MODE": (
+        "`kms`: the key backend signs every token. `delegated`: it attests in-memory ephemeral"
+        " keys that sign (see [High-volume mode](#high-volume-mode-delegated-signing))."),
+    "SIGNET_DELEGATED_KEY_LIFETIME": (
+        "How long one ephemeral key signs before its successor takes over (delegated mode)."),
 }
 
 VERIFIER_MEANINGS: dict[str, str] = {
@@ -150,6 +155,9 @@ VERIFIER_MEANINGS: dict[str, str] = {
         "Connect/read timeout of discovery and JWKS requests (and Redis)."),
     "SIGNET_VERIFIER_TOKEN_CACHE_SIZE": "Entries of the verified-token cache (0 disables it).",
     "SIGNET_VERIFIER_MAX_TOKEN_BYTES": "Longer tokens are refused unparsed.",
+    "SIGNET_VERIFIER_ROOT_KEYS": (
+        "Pinned root keys (RFC 7638 thumbprints, comma-separated, or a JWK / JWK array / JWKS):"
+        " then only keys with a valid `signet_attestation` by one of them are trusted."),
     "SIGNET_VERIFIER_ALGORITHMS": (
         "Allow-list, comma-separated (`ES256,RS256`, ...). HMAC and `none` cannot be listed."),
 }

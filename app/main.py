@@ -13,6 +13,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from app.backends import build_backend
+from app.delegated import delegating
 from app.jwks import JwksDocument, strong_etag
 from app.logs import configure_logging
 from app.metrics import IssuerMetrics, ring_keys
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
 
                 app.state.rotator = build_rotator(active_settings, keys, on_change=keys_changed)
                 await stack.enter_async_context(rotating(app.state.rotator, active_settings))
+                await stack.enter_async_context(delegating(keys, keys_changed))
             except (ConfigurationError, KeyConfigurationError) as exc:
                 app.startup_error = str(exc)
                 raise

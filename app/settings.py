@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     issuer: str | None = None  # default: http://<host>:<port>
 
     key_backend: Literal["local", "kms"] = "local"
+    # kms: the backend's key signs every token; delegated: it attests ephemeral keys that do.
+    signing_mode: Literal["kms", "delegated"] = "kms"
+    delegated_key_lifetime: timedelta = timedelta(hours=1)  # how long one ephemeral key signs
     signing_alg: str = DEFAULT_ALGORITHM
 
     local_key_dir: Path = Path(".signet/keys")
@@ -103,7 +106,8 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} is less than SIGNET_TOKEN_LIFETIME_SECONDS ({default})")
         return value
 
-    @field_validator("rotation_period", "verifier_max_cache_seconds", "verifier_leeway", mode="before")
+    @field_validator("rotation_period", "verifier_max_cache_seconds", "verifier_leeway",
+                     "delegated_key_lifetime", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
         """Accept 3600, "3600", "90s", "10m", "12h", "30d" as well as ISO 8601 ("P30D")."""
@@ -147,6 +151,12 @@ class Settings(BaseSettings):
             raise ValueError(f"SIGNET_ROTATION_PERIOD ({period:g}s) must be longer than the publish"
                              f" lead ({lead:g}s = max(SIGNET_VERIFIER_MAX_CACHE_SECONDS, SIGNET_JWKS_MAX_AGE)"
                              " + SIGNET_KEY_RING_RELOAD_SECONDS): a key is published before it signs")
+        return self
+
+    @model_validator(mode="after")
+    def _delegated_lifetime(self) -> Settings:
+        if self.delegated_key_lifetime.total_seconds() <= 0:
+            raise ValueError("SIGNET_DELEGATED_KEY_LIFETIME must be positive")
         return self
 
     @property

@@ -9,7 +9,7 @@ import argparse
 import statistics
 import sys
 
-from bench import bench_issuer, bench_verifier
+from bench import bench_delegated, bench_issuer, bench_verifier
 from bench.report import Figure, markdown_table, write_results
 
 
@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     verifier_args = ["--tokens", "8", "--repeats", "50", "--rounds", "1"] if args.quick else []
     figures = verifier_figures(bench_verifier.main(verifier_args))
     figures += bench_issuer.run(seconds=1.0 if args.quick else 3.0, rounds=1 if args.quick else 3)
+    figures += bench_delegated.run(seconds=1.0 if args.quick else 3.0, rounds=1 if args.quick else 3)
     # A quick run only proves the bench works: it must not replace the published table.
     path = write_results(figures, name="quick" if args.quick else "latest")
     print(f"\n{markdown_table(figures)}\n\nwritten: {path} and {path.with_suffix('.json')}")

@@ -27,6 +27,7 @@ from signet.channels import ISSUER_KEYS_CHANGED
 from signet.verifier.errors import KeysUnavailable, UnknownKey
 from signet.verifier.fetch import FetchError, JwksFetcher
 from signet.verifier.keys import BoundKey, IssuerKeys, JwksError, parse_jwks, removed_kids
+from signet.verifier.roots import KeyTrust
 from signet.verifier.stats import VerifierStats
 from signet.verifier.store import RedisJwksStore, StoredJwks
 
@@ -64,7 +65,8 @@ class JwksCache:
     def __init__(self, issuers: Mapping[str, IssuerKeys], jwks_urls: Mapping[str, str | None],
                  algorithms: Mapping[str, Algorithm], policy: CachePolicy, fetcher: JwksFetcher,
                  store: RedisJwksStore | None, stats: VerifierStats,
-                 on_removed: Callable[[str, set[str]], None], clock: Callable[[], float]) -> None:
+                 on_removed: Callable[[str, set[str]], None], clock: Callable[[], float],
+                 trust: Mapping[str, KeyTrust] | None = None) -> None:
         self.issuers = issuers
         self._jwks_urls = dict(jwks_urls)
         self._algorithms = algorithms
@@ -74,6 +76,7 @@ class JwksCache:
         self.stats = stats
         self._on_removed = on_removed
         self._clock = clock
+        self._trust = dict(trust or {})  # issuer -> pinned roots (SIGNET_VERIFIER_ROOT_KEYS)
         self._inflight: dict[str, asyncio.Task[bool]] = {}
         self._kid_refetch: dict[str, asyncio.Task[None]] = {}
         self._retry_after: dict[str, float] = {}
@@ -259,7 +262,8 @@ class JwksCache:
                 await lock.release()
 
     def _parse(self, issuer: str, entry: StoredJwks) -> dict[str, BoundKey]:
-        return parse_jwks(entry.document, self._algorithms, self.issuers[issuer].keys)[0]
+        return parse_jwks(entry.document, self._algorithms, self.issuers[issuer].keys,
+                          self._trust.get(issuer))[0]
 
     async def _wait_for_other_instance(self, issuer: str, before: StoredJwks | None) -> StoredJwks | None:
         assert self._store is not None
@@ -289,7 +293,7 @@ class JwksCache:
             assert document is not None
         else:
             document = result.document
-        keys, problems = parse_jwks(document, self._algorithms, state.keys)
+        keys, problems = parse_jwks(document, self._algorithms, state.keys, self._trust.get(issuer))
         if problems and document != state.document:
             log.warning("JWKS keys skipped", extra={"fields": {"issuer": issuer, "problems": problems}})
         entry = StoredJwks(issuer, document, self._clock(), self.policy.ttl(result.max_age),
@@ -334,7 +338,8 @@ class JwksCache:
         state = self.issuers[issuer]
         if keys is None:
             try:
-                keys, _ = parse_jwks(entry.document, self._algorithms, state.keys)
+                keys, _ = parse_jwks(entry.document, self._algorithms, state.keys,
+                                     self._trust.get(issuer))
             except JwksError as exc:
                 log.warning("ignoring an unusable JWKS", extra={"fields": {
                     "issuer": issuer, "source": source, "error": str(exc)}})

@@ -10,13 +10,16 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from signet.algorithms import Algorithm
 from signet.jwk import JWKError, jwk_algorithm, jwk_to_public_key
 from signet.signatures import SignatureCheck, verifier_for
+
+if TYPE_CHECKING:
+    from signet.verifier.roots import KeyTrust
 
 MAX_KEYS = 100  # a JWKS with more keys than this is refused, not truncated
 
@@ -33,6 +36,7 @@ class BoundKey:
     alg: Algorithm
     check: SignatureCheck = field(repr=False)
     fingerprint: str = field(repr=False)  # the whole JWK: a kid whose key changed differs
+    not_after: float = math.inf  # an attested key: its attestation's exp (plus leeway)
 
 
 @dataclass(slots=True)
@@ -56,12 +60,14 @@ class IssuerKeys:
 
 
 def parse_jwks(document: str | bytes, allowed: Mapping[str, Algorithm],
-               previous: Mapping[str, BoundKey] | None = None) -> tuple[dict[str, BoundKey], list[str]]:
+               previous: Mapping[str, BoundKey] | None = None,
+               trust: KeyTrust | None = None) -> tuple[dict[str, BoundKey], list[str]]:
     """Usable keys by kid, and one line per JWK that was skipped (for the log).
 
     A JWK is skipped, not fatal, when it is not for signatures, lacks kid or alg, names an
     algorithm outside the allow-list, holds private members, or shares its kid with another
-    JWK (ambiguous: both are dropped).
+    JWK (ambiguous: both are dropped). With `trust` (pinned roots), a JWK that is neither a
+    pinned root nor attested by one is skipped too.
     """
     try:
         parsed = msgspec.json.decode(document)
@@ -75,9 +81,12 @@ def parse_jwks(document: str | bytes, allowed: Mapping[str, Algorithm],
     keys: dict[str, BoundKey] = {}
     problems: list[str] = []
     duplicated: set[str] = set()
-    for index, jwk in enumerate(entries):
+    admitted: list[tuple[Any, float]] = [(jwk, math.inf) for jwk in entries]
+    if trust is not None:
+        admitted, problems = trust.admit(entries)
+    for index, (jwk, not_after) in enumerate(admitted):
         try:
-            key = _bind(jwk, allowed, previous or {})
+            key = _bind(jwk, allowed, previous or {}, not_after)
         except JWKError as exc:
             problems.append(f"key {index}: {exc}")
             continue
@@ -90,7 +99,8 @@ def parse_jwks(document: str | bytes, allowed: Mapping[str, Algorithm],
     return keys, problems
 
 
-def _bind(jwk: Any, allowed: Mapping[str, Algorithm], previous: Mapping[str, BoundKey]) -> BoundKey:
+def _bind(jwk: Any, allowed: Mapping[str, Algorithm], previous: Mapping[str, BoundKey],
+          not_after: float = math.inf) -> BoundKey:
     if not isinstance(jwk, dict):
         raise JWKError("not a JSON object")
     kid = jwk.get("kid")
@@ -103,13 +113,13 @@ def _bind(jwk: Any, allowed: Mapping[str, Algorithm], previous: Mapping[str, Bou
         raise JWKError("key_ops does not allow 'verify'")
     fingerprint = json.dumps(jwk, sort_keys=True)
     earlier = previous.get(kid)
-    if earlier is not None and earlier.fingerprint == fingerprint:
+    if earlier is not None and earlier.fingerprint == fingerprint and earlier.not_after == not_after:
         return earlier  # unchanged: skip parsing the key again
     public_key = jwk_to_public_key(jwk)
     alg = jwk_algorithm(jwk, public_key)
     if alg.name not in allowed:
         raise JWKError(f"alg {alg.name} is not in the verifier's allow-list")
-    return BoundKey(kid, alg, verifier_for(alg, public_key), fingerprint)
+    return BoundKey(kid, alg, verifier_for(alg, public_key), fingerprint, not_after)
 
 
 def removed_kids(old: Mapping[str, BoundKey], new: Mapping[str, BoundKey]) -> set[str]:

@@ -16,6 +16,7 @@ from signet.algorithms import ALGORITHMS
 from signet.verifier.claims import RFC9068_REQUIRED_CLAIMS
 from signet.verifier.errors import VerifierConfigError
 from signet.verifier.fetch import url_problem
+from signet.verifier.roots import RootPinError, RootPins
 
 # Option name -> environment variable.
 ENVIRONMENT = {
@@ -34,6 +35,7 @@ ENVIRONMENT = {
     "token_cache_size": "SIGNET_VERIFIER_TOKEN_CACHE_SIZE",
     "max_token_bytes": "SIGNET_VERIFIER_MAX_TOKEN_BYTES",
     "algorithms": "SIGNET_VERIFIER_ALGORITHMS",
+    "root_keys": "SIGNET_VERIFIER_ROOT_KEYS",
 }
 MIN_INTEGRITY_KEY_BYTES = 16
 
@@ -88,6 +90,8 @@ class VerifierSettings:
     max_token_bytes: int = 8192
     algorithms: tuple[str, ...] = tuple(ALGORITHMS)
     required_claims: tuple[str, ...] = RFC9068_REQUIRED_CLAIMS
+    # Pinned root keys (delegated signing): only keys they attest are used. None = any key.
+    root_keys: RootPins | None = None
 
     @classmethod
     def create(cls, issuer: str | Sequence[str], audience: str | Sequence[str],
@@ -107,6 +111,11 @@ class VerifierSettings:
             values["algorithms"] = _algorithms(values["algorithms"])
         if "required_claims" in values:
             values["required_claims"] = tuple(values["required_claims"])
+        if "root_keys" in values and not isinstance(values["root_keys"], RootPins):
+            try:
+                values["root_keys"] = RootPins.parse(values["root_keys"])
+            except RootPinError as exc:
+                raise VerifierConfigError(ENVIRONMENT["root_keys"], str(exc)) from None
         if "cache_integrity_key" in values:
             values["cache_integrity_key"] = _integrity_key(values["cache_integrity_key"])
         settings = cls(**values)

@@ -36,6 +36,7 @@ from signet.verifier.errors import (
 from signet.verifier.fetch import JwksFetcher
 from signet.verifier.jwks_cache import CachePolicy, JwksCache
 from signet.verifier.keys import IssuerKeys
+from signet.verifier.roots import KeyTrust
 from signet.verifier.settings import VerifierSettings
 from signet.verifier.stats import VerificationCounts, VerifierStats
 from signet.verifier.store import RedisJwksStore, StoredJwks
@@ -107,9 +108,11 @@ class Verifier:
             store = RedisJwksStore(client, settings.redis_prefix, settings.cache_integrity_key,
                                    self._stats)
         jwks_urls = {issuer: settings.jwks_url for issuer in settings.issuers}
+        trust = ({issuer: KeyTrust(settings.root_keys, issuer, settings.leeway, clock)
+                  for issuer in settings.issuers} if settings.root_keys is not None else None)
         self._cache = JwksCache(self._issuers, jwks_urls, self._algorithms, policy,
                                 JwksFetcher(settings.http_timeout_seconds), store, self._stats,
-                                self._forget_tokens, clock)
+                                self._forget_tokens, clock, trust)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Verifier:
@@ -267,7 +270,7 @@ class Verifier:
             raise UntrustedIssuer()
         generation = state.generation  # read before the keys: see JwksCache._apply
         key = state.keys.get(header.kid)
-        if key is None or now > state.usable_until:
+        if key is None or now > state.usable_until or now >= key.not_after:
             raise _KeysNeeded(issuer, header.kid)
         if key.alg is not header.alg:
             raise AlgorithmMismatch(f"header alg {header.alg.name}, key alg {key.alg.name}")
@@ -283,7 +286,8 @@ class Verifier:
                     verified.popitem(last=False)
                 except KeyError:
                     pass
-            verified[token] = (claims, not_before, not_after, state, generation, header.kid)
+            verified[token] = (claims, not_before, min(not_after, key.not_after), state, generation,
+                               header.kid)
         self._outcomes.signatures_verified += 1
         return claims
 
