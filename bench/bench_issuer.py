@@ -56,14 +56,19 @@ class Load:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0
 
 
-def wrk(url: str, concurrency: int, seconds: float, script: Path | None = None) -> Load:
+def wrk(url: str, concurrency: int, seconds: float, script: Path | None = None,
+        script_args: list[str] | None = None) -> Load:
     argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s"]
     if script is not None:
         argv += ["-s", str(script)]
+    argv.append(url)
+    if script_args:
+        argv += ["--", *script_args]
     out = subprocess.run(
-        [*argv, url], capture_output=True, text=True, check=True, timeout=seconds + 30
+        argv, capture_output=True, text=True, check=True, timeout=seconds + 30
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
 
@@ -76,7 +81,8 @@ def wrk(url: str, concurrency: int, seconds: float, script: Path | None = None) 
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if socket_errors:
         errors += sum(int(x) for x in socket_errors.groups())
-    return Load(rps, percentile("50"), percentile("99"), errors)
+    requests = re.search(r"(\d+) requests in", out)
+    return Load(rps, percentile("50"), percentile("99"), errors, int(requests[1]) if requests else 0)
 
 
 def token_script(directory: Path, client_id: str, secret: str) -> Path:
