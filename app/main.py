@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
     app.include_router(keyring.router)
     app.include_router(pages.router)
     install_error_handler(app)
+    app.add_middleware(token.DirectTokenRoute)
     return app
 
 
