@@ -10,6 +10,9 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+# json.dumps(line, default=str) without building an encoder per line (one per audit line).
+_ENCODER = json.JSONEncoder(default=str)
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -22,7 +25,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return _ENCODER.encode(line)
 
 
 def configure_logging(level: str) -> None:

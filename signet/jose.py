@@ -56,9 +56,14 @@ def b64url_decode(text: str | bytes) -> bytes:
         raise EncodingError("not base64url") from None
 
 
+# What json.dumps(obj, separators=(",", ":"), ensure_ascii=False) builds on every call; built
+# once, since the issuer encodes a header and a payload per token.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def json_b64(obj: dict[str, Any]) -> str:
     """Compact JSON (no spaces), base64url-encoded: the form of a JWS header or payload."""
-    return b64url_encode(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode())
+    return b64url_encode(_COMPACT_JSON.encode(obj).encode())
 
 
 def signing_input(header: dict[str, Any], payload: dict[str, Any]) -> bytes:
