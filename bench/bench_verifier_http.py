@@ -75,7 +75,7 @@ def figure(name: str, pair: Pair, target: float) -> Figure:
                          "baseline_latency": [vars(x) for x in b]})
 
 
-def run(seconds: float, rounds: int, tokens_per_round: int = 20_000) -> list[Figure]:
+def run(seconds: float, rounds: int, tokens_per_round: int = 30_000) -> list[Figure]:
     """Both figures; `tokens_per_round` must exceed the requests of one distinct-token run."""
     work = Path(tempfile.mkdtemp(prefix="signet-bench-http-"))
     case = make_case("ES256", tokens_per_round * rounds + 1)
