@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.bench_issuer import CONCURRENCY, Load, wrk
+from bench.bench_issuer import CONCURRENCY, Load, cpu_note, wrk
 from bench.bench_verifier import AUDIENCE, ISSUER, make_case, run_raw
 from bench.report import Figure
 from tests.support.processes import Service, free_port
@@ -70,7 +70,7 @@ def figure(name: str, pair: Pair, target: float) -> Figure:
     return Figure(name, "req/s", [x.rps for x in s], [x.rps for x in b],
                   "same Starlette app without the middleware", target,
                   f"concurrency {CONCURRENCY}; p50/p99 {s[0].p50_ms:.2f}/{s[0].p99_ms:.2f} ms"
-                  f" vs {b[0].p50_ms:.2f}/{b[0].p99_ms:.2f} ms",
+                  f" vs {b[0].p50_ms:.2f}/{b[0].p99_ms:.2f} ms" + cpu_note(s, b),
                   extra={"signet_latency": [vars(x) for x in s],
                          "baseline_latency": [vars(x) for x in b]})
 
@@ -97,16 +97,19 @@ def run(seconds: float, rounds: int, tokens_per_round: int = 30_000) -> list[Fig
         for url in (protected_url, unprotected_url):  # warm both (and the token cache)
             wrk(url, CONCURRENCY, 1, repeated_script)
         repeated, distinct = Pair([], []), Pair([], [])
+        on, off = protected.process.pid, unprotected.process.pid
         for r in range(rounds):
-            repeated.signet.append(wrk(protected_url, CONCURRENCY, seconds, repeated_script))
-            repeated.baseline.append(wrk(unprotected_url, CONCURRENCY, seconds, repeated_script))
+            repeated.signet.append(wrk(protected_url, CONCURRENCY, seconds, repeated_script, server_pid=on))
+            repeated.baseline.append(wrk(unprotected_url, CONCURRENCY, seconds, repeated_script,
+                                         server_pid=off))
             script_args = [str(token_files[r])]
-            load = wrk(protected_url, CONCURRENCY, seconds, cycle, script_args)
+            load = wrk(protected_url, CONCURRENCY, seconds, cycle, script_args, server_pid=on)
             if load.requests > tokens_per_round:
                 raise SystemExit(f"distinct tokens: {load.requests} requests but only"
                                  f" {tokens_per_round} tokens; raise tokens_per_round")
             distinct.signet.append(load)
-            distinct.baseline.append(wrk(unprotected_url, CONCURRENCY, seconds, cycle, script_args))
+            distinct.baseline.append(wrk(unprotected_url, CONCURRENCY, seconds, cycle, script_args,
+                                         server_pid=off))
     finally:
         for service in services:
             service.stop()
