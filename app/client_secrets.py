@@ -19,7 +19,6 @@ secret costs and response times do not reveal which client ids exist.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import json
 import secrets
@@ -69,7 +68,7 @@ class SecretVerifier:
 
     def _cache_key(self, client_id: str, stored_hash: str, secret: str) -> str:
         message = json.dumps([client_id, stored_hash, secret]).encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, message, "sha256").hex()  # one-shot: no HMAC object
 
     def recently_verified(self, client_id: str, stored_hash: str | None, secret: str) -> bool:
         if stored_hash is None or not self.cache_seconds:

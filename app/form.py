@@ -72,6 +72,6 @@ def parse_form(content_type: str | None, body: bytes) -> TokenForm:
 
 
 async def read_token_form(request: Request, limit: int) -> TokenForm:
-    if request.url.query:
+    if request.scope.get("query_string"):  # not request.url: building a URL costs more than the check
         raise invalid_request("token request parameters belong in the form body, not the URL")
     return parse_form(request.headers.get("content-type"), await read_body(request, limit))

@@ -16,6 +16,9 @@ from datetime import UTC, datetime
 
 from app.request_id import current_request_id
 
+# json.dumps(line, default=str) without building an encoder per line (one per audit line).
+_ENCODER = json.JSONEncoder(default=str)
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -31,7 +34,7 @@ class JsonFormatter(logging.Formatter):
             line.setdefault("request_id", request_id)
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return _ENCODER.encode(line)
 
 
 class RedactQueryStrings(logging.Filter):

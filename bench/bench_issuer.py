@@ -20,8 +20,10 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,14 +58,30 @@ class Load:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0
+    server_cpu_us: float | None = None  # CPU the server process spent per request
 
 
-def wrk(url: str, concurrency: int, seconds: float, script: Path | None = None) -> Load:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, concurrency: int, seconds: float, script: Path | None = None,
+        script_args: list[str] | None = None, server_pid: int | None = None) -> Load:
+    """One wrk run. With `server_pid`, also the server's CPU time per request: unlike req/s,
+    it does not depend on how much of the machine other processes took meanwhile."""
+    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "10s"]
     if script is not None:
         argv += ["-s", str(script)]
+    argv.append(url)
+    if script_args:
+        argv += ["--", *script_args]
     out = subprocess.run(
-        [*argv, url], capture_output=True, text=True, check=True, timeout=seconds + 30
+        argv, capture_output=True, text=True, check=True, timeout=seconds + 30
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
 
@@ -76,7 +94,12 @@ def wrk(url: str, concurrency: int, seconds: float, script: Path | None = None) 
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     if socket_errors:
         errors += sum(int(x) for x in socket_errors.groups())
-    return Load(rps, percentile("50"), percentile("99"), errors)
+    found = re.search(r"(\d+) requests in", out)
+    requests = int(found[1]) if found else 0
+    cpu_us = None
+    if server_pid and requests:
+        cpu_us = (cpu_seconds(server_pid) - cpu_before) / requests * 1e6
+    return Load(rps, percentile("50"), percentile("99"), errors, requests, cpu_us)
 
 
 def token_script(directory: Path, client_id: str, secret: str) -> Path:
@@ -135,14 +158,30 @@ def alternate(
 
 
 def compare(name: str, signet_url: str, baseline_url: str, baseline_name: str, target: float,
-            rounds: int, seconds: float, script: Path | None = None) -> Figure:
+            rounds: int, seconds: float, script: Path | None = None,
+            pids: tuple[int, int] | None = None) -> Figure:
     """wrk against Signet and its baseline in alternating rounds, as one ratio figure."""
-    signet, baseline = alternate(rounds, lambda: wrk(signet_url, CONCURRENCY, seconds, script),
-                                 lambda: wrk(baseline_url, CONCURRENCY, seconds, script))
+    signet_pid, baseline_pid = pids or (None, None)
+    signet, baseline = alternate(
+        rounds, lambda: wrk(signet_url, CONCURRENCY, seconds, script, server_pid=signet_pid),
+        lambda: wrk(baseline_url, CONCURRENCY, seconds, script, server_pid=baseline_pid))
     _check(signet + baseline, name)
     return Figure(name, "req/s", [x.rps for x in signet], [x.rps for x in baseline], baseline_name,
                   target, f"concurrency {CONCURRENCY}; p50/p99 {signet[0].p50_ms:.1f}/"
-                  f"{signet[0].p99_ms:.1f} ms vs {baseline[0].p50_ms:.1f}/{baseline[0].p99_ms:.1f} ms")
+                  f"{signet[0].p99_ms:.1f} ms vs {baseline[0].p50_ms:.1f}/{baseline[0].p99_ms:.1f} ms"
+                  + cpu_note(signet, baseline),
+                  extra={"signet_latency": [vars(x) for x in signet],
+                         "baseline_latency": [vars(x) for x in baseline]})
+
+
+def cpu_note(signet: list[Load], baseline: list[Load]) -> str:
+    """Server CPU per request, medians over rounds, and their ratio (baseline / Signet)."""
+    a_all = [x.server_cpu_us for x in signet if x.server_cpu_us]
+    b_all = [x.server_cpu_us for x in baseline if x.server_cpu_us]
+    if not (a_all and b_all):
+        return ""
+    a, b = statistics.median(a_all), statistics.median(b_all)
+    return f"; server CPU per request {a:.0f} vs {b:.0f} us ({b / a:.2f}x)"
 
 
 def _check(loads: list[Load], what: str) -> None:
@@ -222,10 +261,11 @@ def run(seconds: float, rounds: int) -> list[Figure]:
 
         figures.append(compare(
             "/token, local ES256 key", base + "/token", bare_url + "/token",
-            "bare FastAPI + cryptography ES256", 0.7, rounds, seconds, script))
+            "bare FastAPI + cryptography ES256", 0.7, rounds, seconds, script,
+            (issuer.process.pid, bare.process.pid)))
         figures.append(compare(
             "GET /.well-known/jwks.json", base + "/.well-known/jwks.json", bare_url + "/jwks",
-            "bare endpoint, same bytes", 0.9, rounds, seconds))
+            "bare endpoint, same bytes", 0.9, rounds, seconds, pids=(issuer.process.pid, bare.process.pid)))
         issuer.stop()
         services.remove(issuer)
 
@@ -278,6 +318,9 @@ def run(seconds: float, rounds: int) -> list[Figure]:
         warm_up(slow_base, secret)
         levels = {c: wrk(slow_base + "/token", c, seconds, script) for c in LATENCY_LEVELS}
         _check(list(levels.values()), "/token with 20 ms KMS")
+        # The same moto through the same 20 ms proxy, Signet left out: what KMS itself allows.
+        direct_levels = {c: asyncio.run(direct_kms_rate(proxy_url, key_id, c, seconds))
+                         for c in LATENCY_LEVELS}
         figures.append(
             Figure(
                 "/token with 20 ms KMS latency, concurrency 32 vs 1",
@@ -290,10 +333,18 @@ def run(seconds: float, rounds: int) -> list[Figure]:
                 + ", ".join(
                     f"{c}: {load.rps:.0f} req/s (p50 {load.p50_ms:.0f} ms, p99 {load.p99_ms:.0f} ms)"
                     for c, load in levels.items()
-                ),
-                extra={"levels": {c: vars(load) for c, load in levels.items()}},
+                )
+                + "; direct aioboto3 Sign through the same proxy: "
+                + ", ".join(f"{c}: {rps:.0f}/s" for c, rps in direct_levels.items())
+                + f" ({direct_levels[32] / direct_levels[1]:.1f}x at 32 vs 1)",
+                extra={"levels": {c: vars(load) for c, load in levels.items()},
+                       "direct_levels": {c: {"rps": rps} for c, rps in direct_levels.items()}},
             )
         )
+        figures.append(Figure(
+            "/token with 20 ms KMS latency vs direct aioboto3 Sign, concurrency 32", "req/s",
+            [levels[32].rps], [direct_levels[32]], "aioboto3 Sign through the same proxy", None,
+            "informational: how much of the KMS ceiling (moto behind the delay) the issuer reaches"))
     finally:
         for service in services:
             service.stop()

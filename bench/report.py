@@ -26,8 +26,9 @@ class Figure:
     signet: list[float]
     baseline: list[float]
     baseline_name: str
-    target: float | None = None  # minimum ratio; None = informational
+    target: float | None = None  # minimum ratio (maximum when at_most); None = informational
     notes: str = ""
+    at_most: bool = False  # a cost, such as memory against a budget: lower is better
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -37,23 +38,27 @@ class Figure:
 
     @property
     def met(self) -> bool | None:
-        return None if self.target is None else self.ratio >= self.target
+        if self.target is None:
+            return None
+        return self.ratio <= self.target if self.at_most else self.ratio >= self.target
 
 
-def _span(values: list[float]) -> str:
+def _span(values: list[float], digits: int = 0) -> str:
     median = statistics.median(values)
     if len(values) == 1:
-        return f"{median:,.0f}"
-    return f"{median:,.0f} ({min(values):,.0f}-{max(values):,.0f})"
+        return f"{median:,.{digits}f}"
+    return f"{median:,.{digits}f} ({min(values):,.{digits}f}-{max(values):,.{digits}f})"
 
 
 def markdown_table(figures: list[Figure]) -> str:
     lines = ["| figure | Signet | baseline | ratio | target | met? |", "|---|---|---|---|---|---|"]
     for f in figures:
-        target = "-" if f.target is None else f">= {f.target:g}x"
+        target = "-" if f.target is None else f"{'<=' if f.at_most else '>='} {f.target:g}x"
         met = {None: "-", True: "yes", False: "**no**"}[f.met]
+        digits = 1 if f.unit == "MB" else 0
         lines.append(
-            f"| {f.name} ({f.unit}) | {_span(f.signet)} | {f.baseline_name}: {_span(f.baseline)}"
+            f"| {f.name} ({f.unit}) | {_span(f.signet, digits)} | {f.baseline_name}:"
+            f" {_span(f.baseline, digits)}"
             f" | {f.ratio:.2f}x | {target} | {met} |"
         )
     return "\n".join(lines)

@@ -9,7 +9,8 @@ import argparse
 import statistics
 import sys
 
-from bench import bench_delegated, bench_issuer, bench_verifier
+from bench import bench_delegated, bench_issuer, bench_memory, bench_verifier, bench_verifier_http
+from bench.plots import write_plots
 from bench.report import Figure, markdown_table, write_results
 
 
@@ -35,11 +36,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     verifier_args = ["--tokens", "8", "--repeats", "50", "--rounds", "1"] if args.quick else []
     figures = verifier_figures(bench_verifier.main(verifier_args))
-    figures += bench_issuer.run(seconds=1.0 if args.quick else 3.0, rounds=1 if args.quick else 3)
-    figures += bench_delegated.run(seconds=1.0 if args.quick else 3.0, rounds=1 if args.quick else 3)
+    figures += bench_memory.run(tokens=20_000 if args.quick else 1_000_000,
+                                control=3_000 if args.quick else 20_000)
+    seconds, rounds = (1.0, 1) if args.quick else (3.0, 3)
+    figures += bench_verifier_http.run(seconds, rounds, tokens_per_round=10_000 if args.quick else 30_000)
+    figures += bench_issuer.run(seconds=seconds, rounds=rounds)
+    figures += bench_delegated.run(seconds=seconds, rounds=rounds)
     # A quick run only proves the bench works: it must not replace the published table.
-    path = write_results(figures, name="quick" if args.quick else "latest")
-    print(f"\n{markdown_table(figures)}\n\nwritten: {path} and {path.with_suffix('.json')}")
+    name = "quick" if args.quick else "latest"
+    path = write_results(figures, name=name)
+    plots = write_plots(figures, prefix="quick-" if args.quick else "")
+    print(f"\n{markdown_table(figures)}\n\nwritten: {path}, {path.with_suffix('.json')},"
+          f" {', '.join(str(p) for p in plots)}")
     return 0
 
 

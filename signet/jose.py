@@ -12,7 +12,6 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
-    encode_dss_signature,
 )
 from pybase64 import b64decode
 
@@ -57,9 +56,14 @@ def b64url_decode(text: str | bytes) -> bytes:
         raise EncodingError("not base64url") from None
 
 
+# What json.dumps(obj, separators=(",", ":"), ensure_ascii=False) builds on every call; built
+# once, since the issuer encodes a header and a payload per token.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def json_b64(obj: dict[str, Any]) -> str:
     """Compact JSON (no spaces), base64url-encoded: the form of a JWS header or payload."""
-    return b64url_encode(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode())
+    return b64url_encode(_COMPACT_JSON.encode(obj).encode())
 
 
 def signing_input(header: dict[str, Any], payload: dict[str, Any]) -> bytes:
@@ -90,6 +94,17 @@ def raw_to_der_ecdsa(raw: bytes, coordinate_size: int) -> bytes:
         raise EncodingError(
             f"ECDSA signature must be {2 * coordinate_size} bytes, got {len(raw)}"
         )
-    r = int.from_bytes(raw[:coordinate_size], "big")
-    s = int.from_bytes(raw[coordinate_size:], "big")
-    return encode_dss_signature(r, s)
+    # The same bytes as encode_dss_signature(int(r), int(s)), built from the halves directly:
+    # this runs once per verified token, and the int round trip costs twice as much.
+    r, s = _der_integer(raw[:coordinate_size]), _der_integer(raw[coordinate_size:])
+    length = len(r) + len(s)
+    # P-521 sequences pass 127 bytes and take the long length form.
+    return (b"\x30" + (bytes((length,)) if length < 128 else bytes((0x81, length)))) + r + s
+
+
+def _der_integer(unsigned: bytes) -> bytes:
+    """DER INTEGER of a big-endian unsigned value: minimal, with a 0 byte before a high bit."""
+    value = unsigned.lstrip(b"\0") or b"\0"
+    if value[0] & 0x80:
+        value = b"\0" + value
+    return b"\x02" + bytes((len(value),)) + value

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from signet import signatures
 from signet.jose import compact, signing_input
 from signet.keys.base import KeyBackend, KeyBackendError
 
@@ -36,6 +35,6 @@ class JwsSigner:
         header = {"alg": published.alg.name, "kid": published.kid, "typ": typ}
         data = signing_input(header, claims)
         signature = await key.sign(data)
-        if not signatures.verify(published.alg, published.public_key, data, signature):
+        if not published.check(data, signature):
             raise SelfCheckFailed(f"signature by {published.kid} failed its self-check; not issued")
         return compact(data, signature), published.kid

@@ -30,3 +30,55 @@ def test_bench_report_writes_the_ratio_table(tmp_path) -> None:  # type: ignore[
 
     data = json.loads(path.with_suffix(".json").read_text())
     assert [f["met"] for f in data["figures"]] == [True, False]
+
+
+def test_bench_memory_runs_in_subprocesses() -> None:
+    from bench import bench_memory
+
+    big, control = bench_memory.run(tokens=400, control=200)
+    assert big.extra["tokens"] == 400 and big.at_most and big.baseline == [bench_memory.LIMIT_MB]
+    assert big.extra["rss_after_mb"] > big.extra["rss_before_mb"] > 0  # type: ignore[operator]
+    assert control.extra["real"]["tokens"] == control.extra["stub"]["tokens"] == 200  # type: ignore[index]
+
+
+def test_memory_figure_is_met_below_its_budget() -> None:
+    from bench.report import Figure
+
+    assert Figure("m", "MB", [3.0], [64.0], "budget", 1.0, at_most=True).met is True
+    assert Figure("m", "MB", [70.0], [64.0], "budget", 1.0, at_most=True).met is False
+
+
+def test_bench_plots_are_png(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bench.plots import write_plots
+    from bench.report import Figure
+
+    load = {"rps": 100.0, "p50_ms": 1.0, "p99_ms": 5.0, "errors": 0, "requests": 300}
+    figures = [
+        Figure("a", "req/s", [1.0], [2.0], "bare", 0.5,
+               extra={"signet_latency": [load], "baseline_latency": [load]}),
+        Figure("b", "req/s", [1.0], [2.0], "c1", 20.0,
+               extra={"levels": {1: load, 32: load}, "direct_levels": {1: {"rps": 1.0}, 32: {"rps": 9.0}}}),
+    ]
+    paths = write_plots(figures, directory=tmp_path)
+    assert [p.name for p in paths] == ["throughput.png", "latency.png"]
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths)
+
+
+def test_bench_verifier_apps_answer_over_http() -> None:
+    """The two apps of the verifier-over-HTTP bench, under uvicorn: the protected one accepts
+    a bench token and refuses a request without one; the other answers both alike."""
+    import httpx
+
+    from bench.bench_verifier import AUDIENCE, ISSUER, make_case
+    from bench.bench_verifier_http import start_app
+
+    case = make_case("ES256", 1)
+    env = {"BENCH_JWKS": case.jwks, "BENCH_ISSUER": ISSUER, "BENCH_AUDIENCE": AUDIENCE}
+    auth = {"Authorization": f"Bearer {case.tokens[0]}"}
+    for target, without_token in (("protected", 401), ("unprotected", 200)):
+        service, url = start_app(target, env)
+        try:
+            assert httpx.get(url, headers=auth).status_code == 200
+            assert httpx.get(url).status_code == without_token
+        finally:
+            service.stop()

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from signet.algorithms import Algorithm
 from signet.jwk import PublicKey, public_key_to_jwk
+from signet.signatures import SignatureCheck, verifier_for
 
 
 class KeyBackendError(Exception):
@@ -32,9 +33,13 @@ class PublishedKey:
     alg: Algorithm
     public_key: PublicKey
     jwk: dict[str, Any] = field(init=False, repr=False, compare=False)
+    # The signer's verify-before-hand-out check, with its padding and hash objects built
+    # once per key rather than once per token.
+    check: SignatureCheck = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "jwk", public_key_to_jwk(self.public_key, self.alg))
+        object.__setattr__(self, "check", verifier_for(self.alg, self.public_key))
 
     @property
     def kid(self) -> str:

@@ -106,7 +106,8 @@ def claims_shape(required: tuple[str, ...]) -> type[msgspec.Struct]:
             shape.append((claim, claim_type | msgspec.UnsetType, msgspec.UNSET))
     custom = [claim for claim in names if claim not in _CLAIM_TYPES]
     shape += [(f"custom_{i}", Any, msgspec.field(name=claim)) for i, claim in enumerate(custom)]
-    return msgspec.defstruct("AccessTokenClaims", shape, kw_only=True, forbid_unknown_fields=False)
+    return msgspec.defstruct("AccessTokenClaims", shape, kw_only=True, forbid_unknown_fields=False,
+                            gc=False)  # short-lived, holds no cycles: not worth tracking
 
 
 @dataclass(frozen=True, slots=True)

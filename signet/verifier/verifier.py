@@ -40,7 +40,14 @@ from signet.verifier.roots import KeyTrust
 from signet.verifier.settings import VerifierSettings
 from signet.verifier.stats import VerificationCounts, VerifierStats
 from signet.verifier.store import RedisJwksStore, StoredJwks
-from signet.verifier.token import Header, decode_segment, json_object, parse_header, split
+from signet.verifier.token import (
+    Header,
+    decode_segment,
+    fast_parts,
+    json_object,
+    parse_header,
+    split,
+)
 
 log = logging.getLogger("signet.verifier")
 
@@ -251,14 +258,22 @@ class Verifier:
                 return claims
             verified.pop(token, None)  # expired or key gone: the full checks say which
 
-        signed, header_segment, payload_segment, signature_segment = split(token)
-        header = self._headers.get(header_segment)
-        if header is None:
-            header = parse_header(header_segment, self._algorithms)
-            if len(self._headers) >= HEADER_CACHE_SIZE:
-                self._headers.clear()  # bounded; refilled by the next tokens
-            self._headers[header_segment] = header
-        payload_json = decode_segment(payload_segment, "payload")
+        # Usual case: a well-formed token whose header segment was seen before, split and
+        # decoded in one pass. Else one step at a time, each refusing with its own error.
+        parts = fast_parts(token) if type(token) is str else None
+        header = self._headers.get(parts[1]) if parts is not None else None
+        if parts is not None and header is not None:
+            signed, _, payload_json, signature = parts
+            signature_segment = None
+        else:
+            signed, header_segment, payload_segment, signature_segment = split(token)
+            header = self._headers.get(header_segment)
+            if header is None:
+                header = parse_header(header_segment, self._algorithms)
+                if len(self._headers) >= HEADER_CACHE_SIZE:
+                    self._headers.clear()  # bounded; refilled by the next tokens
+                self._headers[header_segment] = header
+            payload_json = decode_segment(payload_segment, "payload")
         payload = json_object(payload_json, "payload")
 
         issuer = payload.get("iss")
@@ -274,7 +289,8 @@ class Verifier:
             raise _KeysNeeded(issuer, header.kid)
         if key.alg is not header.alg:
             raise AlgorithmMismatch(f"header alg {header.alg.name}, key alg {key.alg.name}")
-        signature = decode_segment(signature_segment, "signature")
+        if signature_segment is not None:
+            signature = decode_segment(signature_segment, "signature")
         if not key.check(signed, signature):
             raise BadSignature()
         not_before, not_after = self._policy.check(payload_json, now)

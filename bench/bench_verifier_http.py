@@ -1,0 +1,142 @@
+"""Verifier over HTTP: a Starlette app behind uvicorn with and without SignetAuthMiddleware.
+
+    python -m bench.bench_verifier_http [--seconds 3] [--rounds 3]
+
+Both apps (bench/verifier_apps.py) run in their own uvicorn process; wrk loads them from a
+third process with the same requests, Authorization header included, in alternating rounds.
+- repeated token: every request carries one token (the verified-token cache answers);
+  target >= 0.9x the unprotected app;
+- distinct ES256 tokens: a wrk Lua script cycles through pre-minted tokens, a fresh list
+  every round and more tokens than requests, so each verification is a miss that checks a
+  signature; target >= 0.6x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.bench_issuer import CONCURRENCY, Load, cpu_note, wrk
+from bench.bench_verifier import AUDIENCE, ISSUER, make_case, run_raw
+from bench.report import Figure
+from tests.support.processes import Service, free_port
+
+REPEATED_TARGET, DISTINCT_TARGET = 0.9, 0.6
+# Each request takes the next token; one token per request at most, so none repeats.
+CYCLE_SCRIPT = """
+local tokens, i = {}, 0
+function init(args)
+  for line in io.lines(args[1]) do tokens[#tokens + 1] = line end
+end
+function request()
+  i = i + 1
+  if i > #tokens then i = 1 end
+  return wrk.format("GET", nil, {["Authorization"] = "Bearer " .. tokens[i]})
+end
+"""
+
+
+@dataclass
+class Pair:
+    signet: list[Load]
+    baseline: list[Load]
+
+
+def start_app(target: str, env: dict[str, str]) -> tuple[Service, str]:
+    port = free_port()
+    service = Service(target, [sys.executable, "-m", "uvicorn", f"bench.verifier_apps:{target}",
+                               "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                               "--log-level", "warning"], env)
+    url = f"http://127.0.0.1:{port}/hello"
+    service.wait_http(url)
+    return service, url
+
+
+def header_script(directory: Path, token: str) -> Path:
+    path = directory / "repeated.lua"
+    path.write_text(f'wrk.headers["Authorization"] = "Bearer {token}"\n')
+    return path
+
+
+def figure(name: str, pair: Pair, target: float) -> Figure:
+    s, b = pair.signet, pair.baseline
+    bad = sum(x.errors for x in s + b)
+    if bad:
+        raise SystemExit(f"{name}: {bad} failed requests (401s?); figures invalid")
+    return Figure(name, "req/s", [x.rps for x in s], [x.rps for x in b],
+                  "same Starlette app without the middleware", target,
+                  f"concurrency {CONCURRENCY}; p50/p99 {s[0].p50_ms:.2f}/{s[0].p99_ms:.2f} ms"
+                  f" vs {b[0].p50_ms:.2f}/{b[0].p99_ms:.2f} ms" + cpu_note(s, b),
+                  extra={"signet_latency": [vars(x) for x in s],
+                         "baseline_latency": [vars(x) for x in b]})
+
+
+def run(seconds: float, rounds: int, tokens_per_round: int = 30_000) -> list[Figure]:
+    """Both figures; `tokens_per_round` must exceed the requests of one distinct-token run."""
+    work = Path(tempfile.mkdtemp(prefix="signet-bench-http-"))
+    case = make_case("ES256", tokens_per_round * rounds + 1)
+    env = {"BENCH_JWKS": case.jwks, "BENCH_ISSUER": ISSUER, "BENCH_AUDIENCE": AUDIENCE}
+    cycle = work / "cycle.lua"
+    cycle.write_text(CYCLE_SCRIPT)
+    token_files = []
+    for r in range(rounds):
+        path = work / f"tokens-{r}.txt"
+        path.write_text("\n".join(case.tokens[1 + r * tokens_per_round:1 + (r + 1) * tokens_per_round]))
+        token_files.append(path)
+    repeated_script = header_script(work, case.tokens[0])
+    services: list[Service] = []
+    try:
+        protected, protected_url = start_app("protected", env)
+        services.append(protected)
+        unprotected, unprotected_url = start_app("unprotected", env)
+        services.append(unprotected)
+        for url in (protected_url, unprotected_url):  # warm both (and the token cache)
+            wrk(url, CONCURRENCY, 1, repeated_script)
+        repeated, distinct = Pair([], []), Pair([], [])
+        on, off = protected.process.pid, unprotected.process.pid
+        for r in range(rounds):
+            repeated.signet.append(wrk(protected_url, CONCURRENCY, seconds, repeated_script, server_pid=on))
+            repeated.baseline.append(wrk(unprotected_url, CONCURRENCY, seconds, repeated_script,
+                                         server_pid=off))
+            script_args = [str(token_files[r])]
+            load = wrk(protected_url, CONCURRENCY, seconds, cycle, script_args, server_pid=on)
+            if load.requests > tokens_per_round:
+                raise SystemExit(f"distinct tokens: {load.requests} requests but only"
+                                 f" {tokens_per_round} tokens; raise tokens_per_round")
+            distinct.signet.append(load)
+            distinct.baseline.append(wrk(unprotected_url, CONCURRENCY, seconds, cycle, script_args,
+                                         server_pid=off))
+    finally:
+        for service in services:
+            service.stop()
+    distinct_figure = figure("verifier over HTTP, distinct ES256 tokens", distinct, DISTINCT_TARGET)
+    # The most any verifier could reach: the app's own time per request plus one raw
+    # `cryptography` ES256 verify (measured now, in this process, on one core).
+    raw = run_raw(make_case("ES256", 500))
+    base = statistics.median(distinct_figure.baseline)
+    ceiling = 1 / (1 + base / raw)
+    distinct_figure.notes += (f"; raw ES256 verify {raw:,.0f}/s, so even a free verifier would"
+                              f" reach only {ceiling:.2f}x here")
+    distinct_figure.extra["crypto_ceiling"] = ceiling
+    return [figure("verifier over HTTP, repeated token", repeated, REPEATED_TARGET), distinct_figure]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    from bench.report import markdown_table
+
+    figures = run(args.seconds, args.rounds)
+    print(markdown_table(figures))
+    for f in figures:
+        print(f"- {f.name}: {f.notes}")
+
+
+if __name__ == "__main__":
+    main()
