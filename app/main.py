@@ -78,7 +78,8 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
                     summary="Sign centrally, verify everywhere: JWT access tokens signed in KMS.")
     for module in (well_known, health, token, admin, keyring, pages, metrics):
         app.include_router(module.router, responses=REQUEST_LIMITS)
-    app.state.metrics = IssuerMetrics(lambda: ring_keys(app.state))
+    app.state.metrics = IssuerMetrics(lambda: ring_keys(app.state),
+                                      lambda: getattr(app.state, "keys", None))
     install_error_handler(app)
     app.add_middleware(token.DirectTokenRoute)
     app.add_middleware(RequestLimits, limits=lambda: request_limits(app.state.settings))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -20,7 +21,7 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 # KMS Sign is tens of milliseconds in-region; the upper buckets catch retries and backoff.
 KMS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -61,10 +62,40 @@ class KeyRingCollector:
         yield age
 
 
+class DelegatedCollector:
+    """Delegated signing mode (signet.keys.delegated): root Sign calls saved, and the age of
+    the ephemeral key signing now. Nothing is reported in `kms` mode."""
+
+    def __init__(self, backend: Callable[[], object | None]) -> None:
+        self._backend = backend
+
+    def collect(self) -> Iterator[Metric]:
+        backend: Any = self._backend()
+        if getattr(backend, "name", None) != "delegated":
+            return
+        for name, attribute, meaning in (
+                ("signet_delegated_root_signs_saved", "kms_sign_calls_saved",
+                 "Tokens signed by an ephemeral key: each one a root (KMS) Sign call saved"),
+                ("signet_delegated_attestations", "attestations_signed",
+                 "Root (KMS) Sign calls spent attesting ephemeral keys"),
+                ("signet_delegated_root_signatures", "root_signatures",
+                 "Tokens the root signed itself (no ephemeral key ready: start-up, Redis down)")):
+            counter = CounterMetricFamily(name, meaning)
+            counter.add_metric([], getattr(backend, attribute))
+            yield counter
+        age = backend.ephemeral_key_age_seconds
+        gauge = GaugeMetricFamily("signet_ephemeral_key_age_seconds",
+                                  "Age of the ephemeral key signing now (absent while the root signs)")
+        if age is not None:
+            gauge.add_metric([], age)
+        yield gauge
+
+
 class IssuerMetrics:
     """Counters the token endpoint and the KMS client report to, and the ring gauges."""
 
-    def __init__(self, ring: Callable[[], Iterable[RingKey]]) -> None:
+    def __init__(self, ring: Callable[[], Iterable[RingKey]],
+                 backend: Callable[[], object | None] = lambda: None) -> None:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
@@ -83,6 +114,7 @@ class IssuerMetrics:
             "signet_kms_errors", "Failed KMS calls while serving, by operation and AWS error code",
             ["operation", "code"], registry=self.registry)
         self.registry.register(KeyRingCollector(ring))
+        self.registry.register(DelegatedCollector(backend))
 
     def token_issued(self, alg: str, kid: str) -> None:
         self.tokens_issued.labels(alg, kid).inc()
@@ -97,7 +129,9 @@ class IssuerMetrics:
             self.kms_errors.labels(operation, error_code).inc()
 
     def watch_backend(self, backend: object) -> None:
-        """Time the KMS calls of a KMS backend (the local backend makes none)."""
+        """Time the KMS calls of a KMS backend (the local backend makes none), or of the
+        root key of delegated mode."""
+        backend = getattr(backend, "root", backend)
         client = getattr(backend, "client", None)
         if client is not None and hasattr(client, "observer"):
             client.observer = self.kms_call

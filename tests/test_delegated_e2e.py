@@ -34,6 +34,7 @@ from signet.jose import b64url_decode, compact, der_to_raw_ecdsa
 from signet.keys.local import generate_private_key
 from signet.verifier import Verifier
 from signet.verifier.errors import SignetError, UnknownKey
+from tests.support.metrics import Scrape
 from tests.support.processes import Service, start_issuer, start_redis
 from tests.support.tokens import add_client, post_token
 
@@ -155,6 +156,24 @@ async def test_each_replica_publishes_the_others_key_and_tokens_verify_everywher
               "jwks_uri": other + JWKS} for label, token, other in (("a", token_a, b), ("b", token_b, a))]
     outcome = run_node_jose(cases)
     assert outcome["a"]["ok"] and outcome["b"]["ok"], outcome
+
+
+def test_metrics_count_the_root_signs_saved(replicas: Replicas, pair: tuple[str, str, str]) -> None:
+    """/metrics shows each token an ephemeral key signed as a KMS Sign saved, the attestations
+    paid for in KMS Sign calls (timed like any KMS call), and the signing key's age."""
+    a, _, root = pair
+    before = Scrape.of(a + "/metrics")
+    tokens = [replicas.token(a) for _ in range(5)]
+    after = Scrape.of(a + "/metrics")
+    assert root not in {kid_of(t) for t in tokens}
+    saved = "signet_delegated_root_signs_saved_total"
+    assert after.value(saved) - before.value(saved) == 5
+    assert after.value("signet_delegated_root_signatures_total") == before.value(
+        "signet_delegated_root_signatures_total")
+    attestations = after.value("signet_delegated_attestations_total")
+    assert attestations >= 1
+    assert after.value("signet_kms_request_duration_seconds_count", operation="sign") >= attestations
+    assert 0 <= after.value("signet_ephemeral_key_age_seconds") < 600
 
 
 def _with_attestation(document: dict[str, Any], kid: str, change: Any) -> str:
