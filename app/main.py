@@ -74,8 +74,10 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
             _log_ready(app, keys, active_settings)
             yield
 
+    # No /docs or /redoc: they load script from a CDN onto the issuer's origin.
     app = SignetApp(title="Signet issuer", version=__version__, lifespan=lifespan,
-                    summary="Sign centrally, verify everywhere: JWT access tokens signed in KMS.")
+                    summary="Sign centrally, verify everywhere: JWT access tokens signed in KMS.",
+                    docs_url=None, redoc_url=None)
     for module in (well_known, health, token, admin, keyring, pages, metrics):
         app.include_router(module.router, responses=REQUEST_LIMITS)
     app.state.metrics = IssuerMetrics(lambda: ring_keys(app.state),

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     kms_deadline_seconds: float = Field(8.0, gt=0, le=120)  # per call, retries included
     kms_max_concurrency: int = Field(64, ge=1, le=1000)
 
-    redis_url: str | None = None
+    redis_url: str | None = Field(None, repr=False)  # may hold an ACL password
     admin_token: SecretStr | None = None  # unset: no admin API at all
     redis_prefix: str = Field("signet:", min_length=1, max_length=64)
 

@@ -64,3 +64,11 @@ def test_nothing_else_is_readable_cross_origin(issuer: str, method: str, path: s
     assert response.status_code < 500
     assert not [h for h in response.headers if h.startswith("access-control-")], response.headers
 
+
+
+def test_no_third_party_script_pages_only_the_openapi_document(issuer: str) -> None:
+    """FastAPI's /docs and /redoc would pull Swagger UI / ReDoc from a CDN onto the issuer's
+    origin; they are off, the OpenAPI document stays."""
+    assert httpx.get(issuer + "/docs").status_code == 404
+    assert httpx.get(issuer + "/redoc").status_code == 404
+    assert httpx.get(issuer + "/openapi.json").json()["info"]["title"] == "Signet issuer"

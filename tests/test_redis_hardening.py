@@ -116,3 +116,13 @@ def test_managed_kms_ring_locks_under_the_prefix(secure_redis: SecureRedis, moto
     finally:
         service.stop()
     assert f"{PREFIX}issuer:kms-ring:{ring}:lock:fence" in _all_keys(secure_redis)
+
+
+def test_issuer_settings_never_print_the_redis_password(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A Redis ACL password lives in SIGNET_REDIS_URL; printing the settings must not show it."""
+    from app.settings import load_settings
+
+    settings = load_settings(redis_url="rediss://signet:s3cret-pw@redis.internal:6379/0",
+                             clients_file=tmp_path / "clients.yaml")
+    assert settings.redis_url is not None and "s3cret-pw" in settings.redis_url
+    assert "s3cret-pw" not in repr(settings) and "s3cret-pw" not in str(settings)
