@@ -5,6 +5,7 @@ while three rotations happen. Periods are shortened by configuration, nothing el
 
 from __future__ import annotations
 
+import json
 import random
 import time
 import uuid
@@ -12,6 +13,7 @@ import uuid
 import boto3
 import httpx
 
+from signet.jose import b64url_decode
 from tests.support.processes import MOTO_CREDENTIALS, start_demo, start_issuer
 from tests.support.tokens import add_client
 
@@ -54,6 +56,8 @@ def test_three_rotations_under_load_fail_nothing(moto_endpoint, redis_url, tmp_p
     demo_1, verifier_1 = start_demo(verifier_env)
     demo_2, verifier_2 = start_demo(verifier_env)
     issued, failures = 0, []
+    token_kids: set[str] = set()  # every key seen signing, whichever replica it came from
+    slowest = 0.0  # longest loop turn: a turn longer than PERIOD could miss a whole activation
     held: list[tuple[str, float]] = []  # tokens presented again later, until their own expiry
     rng = random.Random(1)
     try:
@@ -64,10 +68,12 @@ def test_three_rotations_under_load_fail_nothing(moto_endpoint, redis_url, tmp_p
             # Run until three rotations happened and the last replaced key has retired.
             while len(signing) < ROTATIONS + 1 or time.monotonic() - last_change < 5:
                 assert time.monotonic() < deadline, f"only {len(signing) - 1} rotations happened"
+                turn_started = time.monotonic()
                 response = http.post((issuer, base_b)[issued % 2] + "/token", auth=("load", secret),
                                      data={"grant_type": "client_credentials"})
                 assert response.status_code == 200, response.text
                 token = response.json()["access_token"]
+                token_kids.add(json.loads(b64url_decode(token.split(".")[0]))["kid"])
                 issued += 1
                 for verifier in (verifier_1, verifier_2):
                     answer = http.get(verifier + "/whoami", headers={"Authorization": f"Bearer {token}"})
@@ -87,6 +93,7 @@ def test_three_rotations_under_load_fail_nothing(moto_endpoint, redis_url, tmp_p
                 if current != signing[-1]:
                     signing.append(current)
                     last_change = time.monotonic()
+                slowest = max(slowest, time.monotonic() - turn_started)
             published = {k["kid"] for k in http.get(issuer + "/.well-known/jwks.json").json()["keys"]}
         ring_keys = _ring_keys(moto_endpoint, ring)
     finally:
@@ -97,7 +104,10 @@ def test_three_rotations_under_load_fail_nothing(moto_endpoint, redis_url, tmp_p
     assert len(signing) >= ROTATIONS + 1 and len(set(signing)) == len(signing)
     # Exactly one KMS key per rotation: the first key, one per activation, and at most the
     # next one already pending; none failed or orphaned.
-    assert set(ring_keys) - set(signing) <= {k for k, v in ring_keys.items() if v == "pending"}
+    unseen = set(ring_keys) - set(signing) - token_kids
+    assert unseen <= {k for k, v in ring_keys.items() if v == "pending"}, (
+        f"keys never seen signing: {sorted(unseen)}; ring {ring_keys}; signing {signing};"
+        f" slowest turn {slowest:.1f}s (period {PERIOD}s)")
     assert set(signing) <= set(ring_keys), (signing, ring_keys)
     # Replaced keys left the JWKS on schedule (all but the last one retired by now).
     for kid in signing[:-2]:
