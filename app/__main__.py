@@ -16,7 +16,7 @@ from signet.keys.base import KeyConfigurationError
 
 
 def serve(settings: Settings, args: argparse.Namespace, extra_lines: tuple[str, ...] = ()) -> int:
-    import uvicorn
+    from app.serving import run_issuer  # uvicorn is imported only to serve
 
     base = settings.issuer_url
     print(f"Signet issuer: {base}  (key backend: {settings.key_backend},"
@@ -26,9 +26,8 @@ def serve(settings: Settings, args: argparse.Namespace, extra_lines: tuple[str, 
     print(f"  readiness:    curl -s {base}/readyz", flush=not extra_lines)
     for line in extra_lines:
         print(line, flush=True)
-    uvicorn.run("app.main:app", host=settings.host, port=settings.port,
-                log_level=settings.log_level, proxy_headers=args.proxy_headers)
-    return 0
+    return run_issuer(settings.host, settings.port, settings.shutdown_grace_seconds,
+                      log_level=settings.log_level, proxy_headers=args.proxy_headers)
 
 
 def dev(settings: Settings, args: argparse.Namespace) -> int:

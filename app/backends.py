@@ -44,13 +44,12 @@ def _kms_backend(settings: Settings) -> KeyBackend:
             "SIGNET_REDIS_URL: required with SIGNET_KEY_BACKEND=kms and no SIGNET_KMS_KEY_ID"
             " (Signet then creates and rotates its own KMS keys, and replicas take turns through"
             " a Redis lock); or set SIGNET_KMS_KEY_ID to sign with one fixed key")
-    import redis.asyncio as redis
-
     from signet.keys.kms_ring import KmsRingBackend
     from signet.keys.ringlock import RedisRingLock
+    from signet.redis_url import redis_from_url
 
     ring = kms_ring_name(settings)
-    lock = RedisRingLock(redis.Redis.from_url(settings.redis_url), f"signet:kms-ring:{ring}:lock")
+    lock = RedisRingLock(redis_from_url(settings.redis_url), f"signet:kms-ring:{ring}:lock")
     return KmsRingBackend(ring, alg, client=client, lock=lock,
                           rsa_key_spec=f"RSA_{settings.rsa_key_bits}",
                           deletion_window_days=settings.kms_deletion_window_days)

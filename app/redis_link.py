@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import redis.asyncio as redis
 
 from app.settings import ConfigurationError
+from signet.redis_url import redis_from_url
 
 log = logging.getLogger("signet.redis")
 T = TypeVar("T")
@@ -30,8 +31,7 @@ class RedisUnavailable(Exception):
 class RedisLink:
     def __init__(self, url: str, prefix: str) -> None:
         try:
-            self.client: Any = redis.Redis.from_url(
-                url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS)
+            self.client: Any = redis_from_url(url, timeout=TIMEOUT_SECONDS)
         except ValueError as exc:
             raise ConfigurationError(f"SIGNET_REDIS_URL: {exc}") from None
         self.prefix = prefix

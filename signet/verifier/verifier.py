@@ -17,9 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from signet.algorithms import ALGORITHMS
+from signet.redis_url import redis_from_url
 from signet.verifier.background import IoThread
 from signet.verifier.claims import ClaimPolicy, Claims
 from signet.verifier.errors import (
@@ -100,9 +99,8 @@ class Verifier:
         self._wait_limit = 3 * policy.lock_timeout
         store = None
         if settings.redis_url:
-            client = aioredis.Redis.from_url(
-                settings.redis_url, socket_timeout=settings.http_timeout_seconds,
-                socket_connect_timeout=settings.http_timeout_seconds, health_check_interval=30)
+            client = redis_from_url(settings.redis_url, timeout=settings.http_timeout_seconds,
+                                    health_check_interval=30)
             store = RedisJwksStore(client, settings.redis_prefix, settings.cache_integrity_key,
                                    self._stats)
         jwks_urls = {issuer: settings.jwks_url for issuer in settings.issuers}
