@@ -5,6 +5,9 @@ SIGNET_CACHE_INTEGRITY_KEY. Settings are read in the lifespan, so a bad value st
 start-up with one line naming the variable, like the issuer.
 
 - `GET /healthz`: no token needed.
+- `GET /readyz`: no token needed; the verifier's readiness (signet.verifier.readiness):
+  200 while every issuer has usable keys (`degraded` when an issuer is unreachable and
+  its last keys are used), 503 once some issuer has none. With the verifier's counters.
 - `GET /whoami`: the verified claims of the caller's token.
 - `GET /admin`: requires the scope `admin` (403 `insufficient_scope` otherwise).
 """
@@ -17,6 +20,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends
+from fastapi.responses import JSONResponse
 
 from app.logs import configure_logging
 from app.startup import SignetApp  # the one-line start-up failure, shared with the issuer
@@ -25,7 +29,7 @@ from signet.verifier import Claims, SignetAuthMiddleware, Verifier, VerifierConf
 from signet.verifier.fastapi import require_scopes, require_token
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
-PUBLIC_PATHS = ("/healthz", "/docs", "/openapi.json")
+PUBLIC_PATHS = ("/healthz", "/readyz", "/docs", "/openapi.json")
 
 
 def create_demo_app(verifier: Verifier | None = None) -> SignetApp:
@@ -50,6 +54,12 @@ def create_demo_app(verifier: Verifier | None = None) -> SignetApp:
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        readiness = app.state.verifier.readiness()
+        return JSONResponse(readiness.to_dict(), status_code=200 if readiness.ready else 503,
+                            headers={"Cache-Control": "no-store"})
 
     @app.get("/whoami", summary="The verified claims of your token")
     async def whoami(claims: Claims = Depends(require_token())) -> dict[str, Any]:  # noqa: B008

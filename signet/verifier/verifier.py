@@ -35,6 +35,7 @@ from signet.verifier.errors import (
 from signet.verifier.fetch import JwksFetcher
 from signet.verifier.jwks_cache import CachePolicy, JwksCache
 from signet.verifier.keys import IssuerKeys
+from signet.verifier.readiness import Readiness, assess
 from signet.verifier.settings import VerifierSettings
 from signet.verifier.stats import VerifierStats
 from signet.verifier.store import RedisJwksStore, StoredJwks
@@ -55,6 +56,7 @@ class KeyStatus:
     fetched_at: float  # 0 when never loaded
     fresh_until: float
     usable_until: float  # stale-if-error limit
+    refresh_error: str | None = None  # why the last refresh failed; None once one works
 
 
 class _KeysNeeded(Exception):
@@ -128,7 +130,13 @@ class Verifier:
         """When `issuer`'s keys were fetched, and until when they are fresh and usable."""
         state = self._issuers[issuer]
         return KeyStatus(frozenset(state.keys), state.fetched_at, state.fresh_until,
-                         state.usable_until)
+                         state.usable_until, state.refresh_error)
+
+    def readiness(self) -> Readiness:
+        """Whether this verifier can verify now, per issuer: a downstream service's /readyz
+        (see signet.verifier.readiness). Reads memory only: no I/O."""
+        return assess({issuer: self.key_status(issuer) for issuer in self._issuers},
+                      self._clock(), self._stats)
 
     def is_cached(self, token: str) -> bool:
         """Whether `token` is in the verified-token cache (introspection for tests and metrics)."""
