@@ -49,7 +49,9 @@ def _kms_backend(settings: Settings) -> KeyBackend:
     from signet.redis_url import redis_from_url
 
     ring = kms_ring_name(settings)
-    lock = RedisRingLock(redis_from_url(settings.redis_url), f"signet:kms-ring:{ring}:lock")
+    # A bounded timeout: a Redis that stops answering pauses rotation instead of hanging it.
+    lock = RedisRingLock(redis_from_url(settings.redis_url, timeout=5),
+                         f"signet:kms-ring:{ring}:lock")
     return KmsRingBackend(ring, alg, client=client, lock=lock,
                           rsa_key_spec=f"RSA_{settings.rsa_key_bits}",
                           deletion_window_days=settings.kms_deletion_window_days)
