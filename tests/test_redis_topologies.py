@@ -6,17 +6,19 @@ Nothing is injected: each test uses the same code paths the issuer and verifiers
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import ClusterNode, RedisCluster
 
-from app.redis_link import RedisLink
+from app.redis_link import RedisLink, RedisUnavailable
 from app.settings import ConfigurationError, load_settings
 from app.throttle import FailureThrottle, ThrottleLimits
 from signet.channels import ISSUER_KEYS_CHANGED
@@ -56,6 +58,16 @@ def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     service, base = start_issuer(env)
     yield base, secret
     service.stop()
+
+
+async def poll(check: Callable[[], Any], attempts: int = 300) -> bool:
+    """Await `check` (sync or async) every 0.2 s until it is true; False if it never is."""
+    for _ in range(attempts):
+        result = check()
+        if await result if inspect.isawaitable(result) else result:
+            return True
+        await asyncio.sleep(0.2)
+    return False
 
 
 def fresh_token(base: str, secret: str) -> str:
@@ -218,3 +230,40 @@ async def test_verifier_and_ring_lock_through_sentinel(
     finally:
         await verifier.aclose()
         await lock.aclose()
+
+
+async def test_sentinel_failover_is_followed_by_issuer_and_verifier(issuer: tuple[str, str]) -> None:
+    """The primary is SIGKILLed; the sentinel promotes the replica; the issuer's Redis link
+    and a verifier's shared cache write to the new primary without being told."""
+    sentinel = RedisSentinel(service="failover", replica=True).start()
+    assert sentinel.replica is not None
+    base, secret = issuer
+    prefix = f"fo-{uuid.uuid4().hex[:8]}:"
+    link = RedisLink(sentinel.url, prefix)
+    verifier = Verifier(issuer=base, audience=AUDIENCE, redis_url=sentinel.url, redis_prefix=prefix,
+                        min_cache_seconds=0.5, max_cache_seconds=1, http_timeout_seconds=1)
+    try:
+        assert (await verifier.verify(fresh_token(base, secret)))["sub"] == "svc"
+        old_primary = sentinel.primary.port
+        sentinel.primary.kill()
+        assert await poll(lambda: sentinel.primary_port() != old_primary)
+        assert sentinel.primary_port() == sentinel.replica.port  # promoted
+        new_primary = sentinel.replica.client()
+        new_primary.delete(f"{prefix}jwks:{base}")  # copied by replication: start from nothing
+
+        async def issuer_writes() -> bool:
+            link._paused_until = 0.0  # skip the link's 5 s pause between tries: this test polls
+            try:
+                await link.run(lambda client: client.set(link.key("after-failover"), b"1"))
+            except RedisUnavailable:  # until the client has asked the sentinel again
+                return False
+            return True
+
+        assert await poll(issuer_writes)
+        assert new_primary.get(prefix + "after-failover") == b"1"
+        assert await poll(lambda: new_primary.get(f"{prefix}jwks:{base}") is not None)  # refilled
+        assert (await verifier.verify(fresh_token(base, secret)))["sub"] == "svc"
+    finally:
+        await verifier.aclose()
+        await link.aclose()
+        sentinel.stop()

@@ -123,11 +123,14 @@ class RedisCluster:
 
 
 class RedisSentinel:
-    """A primary and one sentinel (`redis-server --sentinel`) that names it `service`."""
+    """A primary and one sentinel (`redis-server --sentinel`) that names it `service`; with
+    `replica`, also a replica the sentinel promotes about a second after the primary dies."""
 
-    def __init__(self, service: str = "signet") -> None:
+    def __init__(self, service: str = "signet", replica: bool = False) -> None:
         self.service = service
         self.primary = RedisServer()
+        self.replica = (RedisServer(None, "--replicaof", "127.0.0.1", str(self.primary.port))
+                        if replica else None)
         self.dir = Path(tempfile.mkdtemp(prefix="signet-sentinel-"))
         self.port = free_port()
         self.sentinel: Service | None = None
@@ -138,9 +141,13 @@ class RedisSentinel:
 
     def start(self) -> RedisSentinel:
         self.primary.start()
+        if self.replica is not None:
+            self.replica.start()
         config = self.dir / "sentinel.conf"  # sentinel rewrites its config: a file of its own
         config.write_text(f"port {self.port}\nbind 127.0.0.1\n"
-                          f"sentinel monitor {self.service} 127.0.0.1 {self.primary.port} 1\n")
+                          f"sentinel monitor {self.service} 127.0.0.1 {self.primary.port} 1\n"
+                          f"sentinel down-after-milliseconds {self.service} 1000\n"
+                          f"sentinel failover-timeout {self.service} 5000\n")
         self.sentinel = Service("sentinel", ["redis-server", str(config), "--sentinel"])
         wait_port(self.port)
         deadline = time.monotonic() + 30
@@ -154,7 +161,14 @@ class RedisSentinel:
             time.sleep(0.1)
         raise RuntimeError("sentinel does not know the primary")
 
+    def primary_port(self) -> int:
+        """The port of the server the sentinel currently names primary."""
+        probe = redis.Redis(port=self.port, socket_timeout=2)
+        return int(probe.execute_command("SENTINEL", "get-master-addr-by-name", self.service)[1])
+
     def stop(self) -> None:
         if self.sentinel is not None:
             self.sentinel.stop()
         self.primary.stop()
+        if self.replica is not None:
+            self.replica.stop()
