@@ -88,8 +88,13 @@ def redis_from_url(url: str, *, timeout: float | None = None, **options: Any) ->
     parts = urlsplit(url)
     if scheme in CLUSTER_SCHEMES:
         from redis.asyncio.cluster import ClusterNode, RedisCluster
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialWithJitterBackoff
 
         options.pop("health_check_interval", None)  # per-connection in cluster mode: not needed
+        # redis-py's cluster default backs off up to seconds between retries when a node is
+        # down; Signet falls back to memory instead, so it retries briefly and gives up.
+        options.setdefault("retry", Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2))
         nodes = [ClusterNode(host, port) for host, port in _hosts(parts.netloc, url)]
         return RedisCluster(startup_nodes=nodes, ssl=scheme.startswith("rediss"),
                             **_credentials(parts.netloc), **options)

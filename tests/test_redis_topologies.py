@@ -267,3 +267,26 @@ async def test_sentinel_failover_is_followed_by_issuer_and_verifier(issuer: tupl
         await verifier.aclose()
         await link.aclose()
         sentinel.stop()
+
+
+def test_issuer_keeps_issuing_when_a_cluster_master_dies(tmp_path: Path) -> None:
+    """A master of a (separate, real) cluster is SIGKILLed: its slots are gone, so some
+    counters cannot be reached; the issuer answers every request right, from memory."""
+    cluster = ClusterProcesses().start()
+    env = {"SIGNET_CLIENTS_FILE": str(tmp_path / "clients.yaml"), "SIGNET_LOCAL_KEY_DIR": str(tmp_path / "k"),
+           "SIGNET_REDIS_URL": cluster.url, "SIGNET_AUTH_FAILURES_PER_CLIENT": "1000",
+           "SIGNET_AUTH_FAILURES_PER_ADDRESS": "1000"}
+    secret = add_client(env, "svc", "--scope", "read", "--audience", AUDIENCE) or ""
+    service, base = start_issuer(env)
+    try:
+        form = {"grant_type": "client_credentials"}
+        assert post_token(base, form, auth=("svc", secret)).status_code == 200
+        cluster.nodes[1].kill()
+        for _ in range(10):
+            assert post_token(base, form, auth=("svc", secret)).status_code == 200
+            assert post_token(base, form, auth=("svc", "bad")).status_code == 401
+        assert "redis unavailable" in service.output()
+        assert "Traceback" not in service.output()
+    finally:
+        service.stop()
+        cluster.stop()
