@@ -140,8 +140,7 @@ def test_verifiers_keep_verifying_and_refill_redis(
         server.kill()
         all_answer_right()  # keys in process memory: Redis not needed on the request path
 
-        server.start()  # empty
-        assert server.client().get(entry) is None
+        server.start()  # empty: whatever is there now, a verifier wrote
         assert eventually(lambda: server.client().get(entry) is not None)  # refilled
         all_answer_right()
 

@@ -20,7 +20,7 @@ from redis.cluster import ClusterNode, RedisCluster
 
 from app.redis_link import RedisLink, RedisUnavailable
 from app.settings import ConfigurationError, load_settings
-from app.throttle import FailureThrottle, ThrottleLimits
+from app.throttle import FailureThrottle, ThrottleLimits, _counter
 from signet.channels import ISSUER_KEYS_CHANGED
 from signet.keys.base import KeyUnavailableError
 from signet.keys.ringlock import RedisRingLock
@@ -281,7 +281,9 @@ def test_issuer_keeps_issuing_when_a_cluster_master_dies(tmp_path: Path) -> None
     try:
         form = {"grant_type": "client_credentials"}
         assert post_token(base, form, auth=("svc", secret)).status_code == 200
-        cluster.nodes[1].kill()
+        counter = "signet:" + _counter("client", "svc")  # on every request for this client
+        owner = sync_cluster(cluster).get_node_from_key(counter).port
+        next(node for node in cluster.nodes if node.port == owner).kill()
         for _ in range(10):
             assert post_token(base, form, auth=("svc", secret)).status_code == 200
             assert post_token(base, form, auth=("svc", "bad")).status_code == 401

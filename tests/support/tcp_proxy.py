@@ -79,5 +79,13 @@ class TcpProxy:
 
     def close(self) -> None:
         self.drop()
-        self._loop.call_soon_threadsafe(self._loop.stop)
+
+        async def finish() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._loop.stop()
+
+        asyncio.run_coroutine_threadsafe(finish(), self._loop)
         self._thread.join(5)
