@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from signet.channels import ISSUER_KEYS_CHANGED
 from tests.support.processes import Service, start_demo, start_issuer
 from tests.support.redis_servers import RedisServer
 from tests.support.tcp_proxy import TcpProxy
@@ -143,6 +144,16 @@ def test_verifiers_keep_verifying_and_refill_redis(
         server.start()  # empty: whatever is there now, a verifier wrote
         assert eventually(lambda: server.client().get(entry) is not None)  # refilled
         all_answer_right()
+
+        def announcements(demo: str) -> int:
+            return int(httpx.get(demo + "/readyz").json()["stats"]["issuer_announcements"])
+
+        def all_hear_announcements(before: list[int]) -> bool:
+            server.client().publish(ISSUER_KEYS_CHANGED, base.encode())  # as the issuer on rotation
+            return all(announcements(demo) > seen for (_, demo), seen in zip(demos, before, strict=True))
+
+        before = [announcements(demo) for _, demo in demos]
+        assert eventually(lambda: all_hear_announcements(before))  # pub/sub listeners resubscribed
 
         proxy.delay = 3.0  # slower than the verifiers' Redis timeout
         all_answer_right()
