@@ -292,3 +292,42 @@ def test_issuer_keeps_issuing_when_a_cluster_master_dies(tmp_path: Path) -> None
     finally:
         service.stop()
         cluster.stop()
+
+
+def test_issuer_follows_a_cluster_failover(tmp_path: Path) -> None:
+    """Six real nodes (3 masters, 3 replicas). The master holding the client's counter is
+    SIGKILLed; its replica takes over; the issuer issues throughout and its counters land
+    in the cluster again, on the promoted replica, without a restart."""
+    cluster = ClusterProcesses(replicas=1).start()
+    env = {"SIGNET_CLIENTS_FILE": str(tmp_path / "clients.yaml"), "SIGNET_LOCAL_KEY_DIR": str(tmp_path / "k"),
+           "SIGNET_REDIS_URL": cluster.url, "SIGNET_AUTH_FAILURES_PER_CLIENT": "1000",
+           "SIGNET_AUTH_FAILURES_PER_ADDRESS": "1000"}
+    secret = add_client(env, "svc", "--scope", "read", "--audience", AUDIENCE) or ""
+    service, base = start_issuer(env)
+    form = {"grant_type": "client_credentials"}
+    counter = "signet:" + _counter("client", "svc")
+    try:
+        assert post_token(base, form, auth=("svc", secret)).status_code == 200
+        owner = sync_cluster(cluster).get_node_from_key(counter).port
+        master = next(node for node in cluster.nodes if node.port == owner)
+        survivors = [node for node in cluster.nodes if node is not master]
+        master.kill()
+        assert post_token(base, form, auth=("svc", secret)).status_code == 200
+        assert cluster.wait_failover(master)  # a replica took the slots over
+        view = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", n.port) for n in survivors])
+        view.delete(counter)
+
+        def counted_in_cluster() -> bool:
+            assert post_token(base, form, auth=("svc", "bad")).status_code == 401
+            assert post_token(base, form, auth=("svc", secret)).status_code == 200
+            return view.get(counter) is not None
+
+        deadline = time.monotonic() + 60
+        while not counted_in_cluster() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert view.get(counter) is not None
+        assert view.get_node_from_key(counter).port != owner
+        assert "Traceback" not in service.output()
+    finally:
+        service.stop()
+        cluster.stop()

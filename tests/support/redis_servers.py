@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -52,6 +53,8 @@ class RedisServer:
         self.port = port or free_port()
         self.extra = list(extra)
         self.service: Service | None = None
+        # Replication writes an RDB file even with persistence off: keep it out of the repo.
+        self.dir = tempfile.mkdtemp(prefix=f"signet-redis-{self.port}-")
 
     @property
     def url(self) -> str:
@@ -59,8 +62,8 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         self.service = Service(f"redis-{self.port}", [
-            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", *NO_PERSISTENCE,
-            *self.extra])
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+            *NO_PERSISTENCE, *self.extra])
         wait_port(self.port)
         return self
 
@@ -84,18 +87,22 @@ class RedisServer:
         if self.service is not None:
             self.service.stop()
             self.service = None
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class RedisCluster:
-    """Three masters with cluster mode on, slots assigned by `redis-cli --cluster create`."""
+    """Masters (three by default) with cluster mode on, slots assigned by `redis-cli --cluster
+    create`; with `replicas=1`, one replica per master that takes over when it dies."""
 
-    def __init__(self, masters: int = 3) -> None:
+    def __init__(self, masters: int = 3, replicas: int = 0) -> None:
+        self.replicas = replicas
         self.dir = Path(tempfile.mkdtemp(prefix="signet-cluster-"))
         self.nodes: list[RedisServer] = []
-        for _ in range(masters):
+        for _ in range(masters * (1 + replicas)):
             port = free_cluster_port()
             self.nodes.append(RedisServer(
                 port, "--cluster-enabled", "yes", "--cluster-node-timeout", "2000",
+                "--cluster-replica-validity-factor", "0",  # a replica may always take over
                 "--cluster-config-file", str(self.dir / f"nodes-{port}.conf")))
 
     @property
@@ -107,19 +114,49 @@ class RedisCluster:
             node.start()
         subprocess.run(["redis-cli", "--cluster", "create",
                         *(f"127.0.0.1:{node.port}" for node in self.nodes),
-                        "--cluster-replicas", "0", "--cluster-yes"],
+                        "--cluster-replicas", str(self.replicas), "--cluster-yes"],
                        check=True, capture_output=True, timeout=60)
+        if not self.wait_ok(self.nodes[0]):
+            raise RuntimeError("redis cluster did not reach cluster_state:ok")
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            info = self.nodes[0].client().cluster("info")
-            if info.get("cluster_state") == "ok":
-                return self
+        while self.replicas and sum(self._replicating(node) for node in self.nodes) < len(self.nodes) // 2:
+            if time.monotonic() > deadline:
+                raise RuntimeError("cluster replicas did not sync with their masters")
             time.sleep(0.1)
-        raise RuntimeError("redis cluster did not reach cluster_state:ok")
+        return self
+
+    @staticmethod
+    def _replicating(node: RedisServer) -> bool:
+        info = node.client().info("replication")
+        return bool(info.get("role") == "slave" and info.get("master_link_status") == "up")
+
+    def wait_ok(self, node: RedisServer, timeout: float = 30.0) -> bool:
+        """Whether `node` sees the cluster healthy (all slots served, every node known)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if node.client().cluster("info").get("cluster_state") == "ok":
+                return True
+            time.sleep(0.1)
+        return False
+
+    def wait_failover(self, dead: RedisServer, timeout: float = 60.0) -> bool:
+        """Whether the others mark `dead` failed and serve every slot again (its replica
+        promoted) within `timeout`."""
+        survivor = next(node for node in self.nodes if node is not dead)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lines = subprocess.run(["redis-cli", "-p", str(survivor.port), "cluster", "nodes"],
+                                   capture_output=True, text=True, timeout=10).stdout.splitlines()
+            flags = next((line.split()[2] for line in lines if f":{dead.port}@" in line), "")
+            if "fail" in flags.split(",") and self.wait_ok(survivor, timeout=0.1):
+                return True
+            time.sleep(0.2)
+        return False
 
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class RedisSentinel:
@@ -172,3 +209,4 @@ class RedisSentinel:
         self.primary.stop()
         if self.replica is not None:
             self.replica.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
