@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: run test lint deploy-check bench fuzz clean
+.PHONY: run test lint deploy-check bench fuzz soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,11 @@ fuzz: $(VENV)/.stamp-dev
 bench: $(VENV)/.stamp-dev
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench.run_all
+
+# 60 s of load while Redis is killed and restarted and KMS throttles (not part of `make test`,
+# which runs a 10 s soak); prints requests, wrong answers, 5xx and RSS at start and end.
+soak: $(VENV)/.stamp-dev
+	$(BIN)/python -m tests.support.soak --seconds 60
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis $(NODE_DIR)/node_modules tests/artifacts

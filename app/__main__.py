@@ -16,7 +16,7 @@ from signet.keys.base import KeyConfigurationError
 
 
 def serve(settings: Settings, args: argparse.Namespace, extra_lines: tuple[str, ...] = ()) -> int:
-    import uvicorn
+    from app.serving import run_issuer  # uvicorn is imported only to serve
 
     base = settings.issuer_url
     print(f"Signet issuer: {base}  (key backend: {settings.key_backend},"
@@ -28,10 +28,9 @@ def serve(settings: Settings, args: argparse.Namespace, extra_lines: tuple[str, 
         print(line, flush=True)
     from app.http_protocol import bounded_protocol
 
-    uvicorn.run("app.main:app", host=settings.host, port=settings.port,
-                log_level=settings.log_level, proxy_headers=args.proxy_headers,
-                http=bounded_protocol(settings.max_header_bytes))
-    return 0
+    return run_issuer(settings.host, settings.port, settings.shutdown_grace_seconds,
+                      log_level=settings.log_level, proxy_headers=args.proxy_headers,
+                      http=bounded_protocol(settings.max_header_bytes))
 
 
 def dev(settings: Settings, args: argparse.Namespace) -> int:

@@ -53,14 +53,14 @@ def _kms_backend(settings: Settings) -> KeyBackend:
             "SIGNET_REDIS_URL: required with SIGNET_KEY_BACKEND=kms and no SIGNET_KMS_KEY_ID"
             " (Signet then creates and rotates its own KMS keys, and replicas take turns through"
             " a Redis lock); or set SIGNET_KMS_KEY_ID to sign with one fixed key")
-    import redis.asyncio as redis
-
     from signet.keys.kms_ring import KmsRingBackend
     from signet.keys.ringlock import RedisRingLock
+    from signet.redis_url import redis_from_url
 
     ring = kms_ring_name(settings)
+    # A bounded timeout: a Redis that stops answering pauses rotation instead of hanging it.
     lock_name = f"{settings.redis_prefix}kms-ring:{ring}:lock"  # "signet:kms-ring:..." by default
-    lock = RedisRingLock(redis.Redis.from_url(settings.redis_url), lock_name)
+    lock = RedisRingLock(redis_from_url(settings.redis_url, timeout=5), lock_name)
     return KmsRingBackend(ring, alg, client=client, lock=lock,
                           rsa_key_spec=f"RSA_{settings.rsa_key_bits}",
                           deletion_window_days=settings.kms_deletion_window_days)

@@ -41,7 +41,8 @@ VERIFIER_DEFAULTS = {
     "SIGNET_VERIFIER_ALGORITHMS": "all nine",
 }
 VERIFIER_TYPES = {"tuple[str, ...]": "list", "float": "number", "int": "integer",
-                  "str | None": "string", "bytes | None": "secret", "str": "string"}
+                  "str | None": "string", "bytes | None": "secret", "str": "string",
+                  "RootPins | None": "thumbprints or JWKs"}
 
 ISSUER_MEANINGS: dict[str, str] = {
     "SIGNET_ISSUER": (
@@ -97,7 +98,8 @@ ISSUER_MEANINGS: dict[str, str] = {
         "<token>`. Unset: the admin API answers 404."),
     "SIGNET_REDIS_URL": (
         "Redis used by the issuer (throttling, the KMS key ring lock) and by tests. Required for "
-        "managed KMS keys."),
+        "managed KMS keys. `redis://`, `rediss://`, `unix://`, `redis+cluster://` or "
+        "`redis+sentinel://` (see [Redis URLs](#redis-urls))."),
     "SIGNET_REDIS_PREFIX": "Prefix of every Redis key the issuer writes (one per deployment).",
     "SIGNET_CLIENTS_FILE": (
         "The client registry, YAML (`.yaml`, `.yml`) or TOML (`.toml`). See [The clients "
@@ -122,6 +124,10 @@ ISSUER_MEANINGS: dict[str, str] = {
     "SIGNET_AUTH_FAILURE_WINDOW_SECONDS": "Length of a throttling window, from its first failure.",
     "SIGNET_JWKS_MAX_AGE": "`max-age` of the JWKS and discovery documents, seconds.",
     "SIGNET_READINESS_TIMEOUT_SECONDS": "How long `/readyz` waits for the key check.",
+    "SIGNET_SHUTDOWN_GRACE_SECONDS": (
+        "On SIGTERM `signet serve` stops accepting, lets in-flight requests finish for at most this"
+        " long, then exits 0 (see [Reliability](#reliability)). Keep it below the orchestrator's"
+        " kill timeout (Kubernetes `terminationGracePeriodSeconds`)."),
     "SIGNET_LOG_LEVEL": "`debug`, `info`, `warning`, `error`. Signet's own logs are JSON lines on stderr.",
     "SIGNET_METRICS_ENABLED": (
         "Serve Prometheus metrics at `GET /metrics` on the issuer's listener; `false`: 404. See "
@@ -141,8 +147,8 @@ VERIFIER_MEANINGS: dict[str, str] = {
     "SIGNET_VERIFIER_JWKS_URL": "JWKS URL of the (single) issuer instead of OpenID discovery.",
     "SIGNET_VERIFIER_LEEWAY": "Clock skew allowed on `exp`, `nbf`, `iat`, seconds (0-300).",
     "SIGNET_REDIS_URL": (
-        "Redis shared by the fleet (`redis://`, `rediss://`, `unix://`). Without it: memory and "
-        "HTTP only."),
+        "Redis shared by the fleet (`redis://`, `rediss://`, `unix://`, `redis+cluster://`, "
+        "`redis+sentinel://`; see [Redis URLs](#redis-urls)). Without it: memory and HTTP only."),
     "SIGNET_VERIFIER_REDIS_PREFIX": "Prefix of the verifier's Redis keys and channel (one per deployment).",
     "SIGNET_CACHE_INTEGRITY_KEY": "Secret (16+ bytes) for the HMAC on Redis entries. Strongly recommended.",
     "SIGNET_VERIFIER_MIN_CACHE_SECONDS": "Lower bound of the issuer's max-age.",
@@ -248,7 +254,7 @@ def verifier_table() -> str:
     fields = {f.name: f for f in dataclasses.fields(VerifierSettings)}
     for attribute, name in VERIFIER_ENVIRONMENT.items():
         field = fields[attribute]
-        kind = VERIFIER_TYPES.get(str(field.type), str(field.type))
+        kind = VERIFIER_TYPES[str(field.type)]  # a new type needs its plain name here
         rows.append(f"| `{name}` | {kind} | {verifier_default(name, field)} | {VERIFIER_MEANINGS[name]} |")
     return "\n".join(rows)
 

@@ -5,6 +5,9 @@ SIGNET_CACHE_INTEGRITY_KEY. Settings are read in the lifespan, so a bad value st
 start-up with one line naming the variable, like the issuer.
 
 - `GET /healthz`: no token needed.
+- `GET /readyz`: no token needed; the verifier's readiness (signet.verifier.readiness):
+  200 while every issuer has usable keys (`degraded` when an issuer is unreachable and
+  its last keys are used), 503 once some issuer has none. With the verifier's counters.
 - `GET /whoami`: the verified claims of the caller's token.
 - `GET /admin`: requires the scope `admin` (403 `insufficient_scope` otherwise).
 - `GET /metrics`: the verifier's Prometheus metrics (signet.verifier.metrics), no token needed.
@@ -18,6 +21,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from app.logs import configure_logging
@@ -29,7 +33,7 @@ from signet.verifier.fastapi import require_scopes, require_token
 from signet.verifier.metrics import VerifierCollector
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
-PUBLIC_PATHS = ("/healthz", "/metrics", "/docs", "/openapi.json")
+PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json")
 
 
 def create_demo_app(verifier: Verifier | None = None) -> SignetApp:
@@ -63,6 +67,12 @@ def create_demo_app(verifier: Verifier | None = None) -> SignetApp:
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST,
                         headers={"Cache-Control": "no-store"})
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        readiness = app.state.verifier.readiness()
+        return JSONResponse(readiness.to_dict(), status_code=200 if readiness.ready else 503,
+                            headers={"Cache-Control": "no-store"})
 
     @app.get("/whoami", summary="The verified claims of your token")
     async def whoami(claims: Claims = Depends(require_token())) -> dict[str, Any]:  # noqa: B008

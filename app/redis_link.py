@@ -7,6 +7,7 @@ after a short pause instead of on every request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -15,12 +16,14 @@ from typing import Any, TypeVar
 import redis.asyncio as redis
 
 from app.settings import ConfigurationError
+from signet.redis_url import redis_from_url
 
 log = logging.getLogger("signet.redis")
 T = TypeVar("T")
 
 RETRY_AFTER_FAILURE_SECONDS = 5.0
-TIMEOUT_SECONDS = 0.5
+TIMEOUT_SECONDS = 0.5  # connect, and each command
+DEADLINE_SECONDS = 1.0  # one operation, retries included
 
 
 class RedisUnavailable(Exception):
@@ -30,8 +33,7 @@ class RedisUnavailable(Exception):
 class RedisLink:
     def __init__(self, url: str, prefix: str) -> None:
         try:
-            self.client: Any = redis.Redis.from_url(
-                url, socket_timeout=TIMEOUT_SECONDS, socket_connect_timeout=TIMEOUT_SECONDS)
+            self.client: Any = redis_from_url(url, timeout=TIMEOUT_SECONDS)
         except ValueError as exc:
             raise ConfigurationError(f"SIGNET_REDIS_URL: {exc}") from None
         self.prefix = prefix
@@ -45,8 +47,10 @@ class RedisLink:
         if time.monotonic() < self._paused_until:
             raise RedisUnavailable
         try:
-            result = await operation(self.client)
-        except (redis.RedisError, OSError) as exc:
+            # One bound for the whole operation: a cluster with a dead node retries and
+            # rediscovers inside redis-py, which socket timeouts alone do not bound.
+            result = await asyncio.wait_for(operation(self.client), DEADLINE_SECONDS)
+        except (redis.RedisError, OSError, TimeoutError) as exc:
             self._paused_until = time.monotonic() + RETRY_AFTER_FAILURE_SECONDS
             if not self._down:
                 self._down = True

@@ -25,10 +25,11 @@ async def change_announcer(settings: Settings) -> AsyncIterator[Callable[[], Awa
     if not settings.redis_url:
         yield None
         return
-    import redis.asyncio as redis
     from redis.exceptions import RedisError
 
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    from signet.redis_url import redis_from_url
+
+    client = redis_from_url(settings.redis_url, timeout=2)
 
     async def announce() -> None:
         try:

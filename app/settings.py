@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from signet.algorithms import ALGORITHMS, DEFAULT_ALGORITHM
+from signet.redis_url import check_redis_url
 from signet.urls import is_loopback_host
 
 ENV_PREFIX = "SIGNET_"
@@ -81,6 +82,8 @@ class Settings(BaseSettings):
     verifier_leeway: timedelta = timedelta(seconds=30)  # clock skew verifiers accept on exp/nbf
     key_ring_reload_seconds: float = Field(10.0, gt=0, le=300)  # how stale a replica's ring may be
     readiness_timeout_seconds: float = Field(2.0, gt=0, le=30)
+    # SIGTERM: stop accepting, let in-flight requests finish for at most this long, exit 0.
+    shutdown_grace_seconds: float = Field(20.0, gt=0, le=600)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     metrics_enabled: bool = True  # GET /metrics (Prometheus); false: 404
 
@@ -90,6 +93,13 @@ class Settings(BaseSettings):
         if value not in ALGORITHMS:
             raise ValueError(f"unsupported algorithm {value!r}; choose one of {', '.join(ALGORITHMS)}")
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value:
+            check_redis_url(value)  # one parser for issuer and verifiers: signet/redis_url.py
+        return value or None
 
     @field_validator("clients_file")
     @classmethod

@@ -58,11 +58,14 @@ class FailureThrottle:
             link = self.redis
 
             async def increment(client: Any) -> None:
-                async with client.pipeline(transaction=True) as pipe:
-                    for key in keys:
+                # One transaction per counter: each touches one key, so it also runs on a
+                # Redis Cluster, where the client's and the address's counters may live
+                # on different nodes.
+                for key in keys:
+                    async with client.pipeline(transaction=True) as pipe:
                         pipe.set(link.key(key), 0, ex=window, nx=True)
                         pipe.incr(link.key(key))
-                    await pipe.execute()
+                        await pipe.execute()
 
             try:
                 await link.run(increment)

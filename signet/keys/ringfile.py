@@ -17,6 +17,7 @@ from pathlib import Path
 from signet.keyring import KeyRecord, RingSnapshot, record_from_dict, record_to_dict
 
 FORMAT = 1
+TMP_SUFFIX = ".tmp"
 
 
 class RingConflict(RuntimeError):
@@ -52,10 +53,11 @@ class RingFile:
         current = self.read().version if self.exists() else 0
         if current != expected_version:
             raise RingConflict(f"{self.path} is at version {current}, expected {expected_version}")
+        self._remove_leftovers()
         snapshot = RingSnapshot(expected_version + 1, tuple(records))
         body = json.dumps({"format": FORMAT, "version": snapshot.version,
                            "keys": [record_to_dict(r) for r in records]}, indent=2)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}{TMP_SUFFIX}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             os.write(fd, body.encode())
@@ -69,3 +71,9 @@ class RingFile:
         finally:
             os.close(dir_fd)
         return snapshot
+
+    def _remove_leftovers(self) -> None:
+        """Temp files of writers killed before their rename (caller holds the lock, so no
+        live writer owns one): they were never the ring and would pile up."""
+        for leftover in self.path.parent.glob(f".{self.path.name}.*{TMP_SUFFIX}"):
+            leftover.unlink(missing_ok=True)

@@ -199,6 +199,7 @@ class JwksCache:
             if (cached is not None and not force and cached.fresh_until > self._clock()
                     and cached.fetched_at >= state.fetched_at and self._apply(issuer, cached, "redis")):
                 self.stats.redis_loads += 1
+                state.refresh_error = None  # another instance reached the issuer
                 return True
         try:
             fetched, keys = await self._fetch_shared(issuer, cached, redis_ok)
@@ -206,6 +207,7 @@ class JwksCache:
             return self._fetch_failed(issuer, reason, exc, cached)
         self._retry_after.pop(issuer, None)
         self._apply(issuer, fetched, "issuer", keys)
+        state.refresh_error = None
         return True
 
     def _fetch_failed(self, issuer: str, reason: str, exc: Exception, cached: StoredJwks | None) -> bool:
@@ -217,6 +219,7 @@ class JwksCache:
                 and now <= cached.fresh_until + self.policy.max_staleness):
             self._apply(issuer, cached, "redis (stale)")  # better than what this process has
         fields = {"issuer": issuer, "reason": reason, "error": str(exc)}
+        state.refresh_error = str(exc) or type(exc).__name__
         if self._usable(state):
             self.stats.stale_if_error += 1
             log.warning("JWKS refresh failed; verifying with stale keys", extra={"fields": {

@@ -53,6 +53,9 @@ class IssuerKeys:
     # Bumped after a key is removed; a verified-token cache entry remembers the generation
     # it was verified under and is ignored once it differs.
     generation: int = 0
+    # Why the last refresh failed (issuer unreachable, bad document); None once one works.
+    # Readiness reports it: keys still in use but no longer refreshed.
+    refresh_error: str | None = None
 
     @property
     def loaded(self) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from signet.algorithms import ALGORITHMS
+from signet.redis_url import check_redis_url
 from signet.verifier.claims import RFC9068_REQUIRED_CLAIMS
 from signet.verifier.errors import VerifierConfigError
 from signet.verifier.fetch import url_problem
@@ -134,10 +135,11 @@ class VerifierSettings:
                           **options)
 
     def _check_urls(self) -> None:
-        if self.redis_url is not None and not self.redis_url.startswith(
-                ("redis://", "rediss://", "unix://")):
-            raise VerifierConfigError(ENVIRONMENT["redis_url"],
-                                      "must start with redis://, rediss:// or unix://")
+        if self.redis_url is not None:
+            try:
+                check_redis_url(self.redis_url)  # the issuer's parser too: signet/redis_url.py
+            except ValueError as exc:
+                raise VerifierConfigError(ENVIRONMENT["redis_url"], str(exc)) from None
         if self.jwks_url is not None:
             if len(self.issuers) != 1:
                 raise VerifierConfigError(ENVIRONMENT["jwks_url"], "needs exactly one issuer")

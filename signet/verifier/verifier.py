@@ -17,9 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from signet.algorithms import ALGORITHMS
+from signet.redis_url import redis_from_url
 from signet.verifier.background import IoThread
 from signet.verifier.claims import ClaimPolicy, Claims
 from signet.verifier.errors import (
@@ -36,6 +35,7 @@ from signet.verifier.errors import (
 from signet.verifier.fetch import JwksFetcher
 from signet.verifier.jwks_cache import CachePolicy, JwksCache
 from signet.verifier.keys import IssuerKeys
+from signet.verifier.readiness import Readiness, assess
 from signet.verifier.roots import KeyTrust
 from signet.verifier.settings import VerifierSettings
 from signet.verifier.stats import VerificationCounts, VerifierStats
@@ -64,6 +64,7 @@ class KeyStatus:
     fetched_at: float  # 0 when never loaded
     fresh_until: float
     usable_until: float  # stale-if-error limit
+    refresh_error: str | None = None  # why the last refresh failed; None once one works
 
 
 class _KeysNeeded(Exception):
@@ -109,9 +110,8 @@ class Verifier:
         self._wait_limit = 3 * policy.lock_timeout
         store = None
         if settings.redis_url:
-            client = aioredis.Redis.from_url(
-                settings.redis_url, socket_timeout=settings.http_timeout_seconds,
-                socket_connect_timeout=settings.http_timeout_seconds, health_check_interval=30)
+            client = redis_from_url(settings.redis_url, timeout=settings.http_timeout_seconds,
+                                    health_check_interval=30)
             store = RedisJwksStore(client, settings.redis_prefix, settings.cache_integrity_key,
                                    self._stats)
         jwks_urls = {issuer: settings.jwks_url for issuer in settings.issuers}
@@ -146,7 +146,13 @@ class Verifier:
         """When `issuer`'s keys were fetched, and until when they are fresh and usable."""
         state = self._issuers[issuer]
         return KeyStatus(frozenset(state.keys), state.fetched_at, state.fresh_until,
-                         state.usable_until)
+                         state.usable_until, state.refresh_error)
+
+    def readiness(self) -> Readiness:
+        """Whether this verifier can verify now, per issuer: a downstream service's /readyz
+        (see signet.verifier.readiness). Reads memory only: no I/O."""
+        return assess({issuer: self.key_status(issuer) for issuer in self._issuers},
+                      self._clock(), self._stats)
 
     def is_cached(self, token: str) -> bool:
         """Whether `token` is in the verified-token cache (introspection for tests and metrics)."""

@@ -1,0 +1,47 @@
+"""Run the issuer under uvicorn with a bounded graceful shutdown that exits 0.
+
+On SIGTERM (or SIGINT) uvicorn stops accepting connections, lets in-flight requests
+finish for at most SIGNET_SHUTDOWN_GRACE_SECONDS, runs the lifespan shutdown and returns.
+Stock uvicorn then re-raises the signal, so the process would end "killed by SIGTERM"
+even after a clean drain; orchestrators read that as a crash. Here a drained shutdown
+returns normally, so `signet serve` exits 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Generator
+from typing import Any
+
+import uvicorn
+from uvicorn.main import STARTUP_FAILURE
+
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn.Server that handles SIGTERM/SIGINT itself and does not re-raise them."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in HANDLED_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+
+def run_issuer(host: str, port: int, grace_seconds: float, **options: Any) -> int:
+    """Serve app.main:app until a signal; 0 once drained (uvicorn cancels requests still
+    running after `grace_seconds`, so shutdown is bounded)."""
+    config = uvicorn.Config("app.main:app", host=host, port=port,
+                            timeout_graceful_shutdown=grace_seconds, **options)
+    server = GracefulServer(config)
+    server.run()
+    return 0 if server.started else STARTUP_FAILURE
