@@ -47,6 +47,7 @@ def test_signet_dev_prints_a_working_curl(tmp_path: Path) -> None:
         Service.wait_http(service, f"http://127.0.0.1:{port + 1}/healthz")
         whoami = subprocess.run(["bash", "-c", call], capture_output=True, text=True, timeout=60, check=True)
         claims = json.loads(whoami.stdout)
+        assert "client_id" in claims, f"{whoami.stdout}\n{service.output()}"
         assert (claims["client_id"], claims["aud"], claims["iss"]) == ("demo", DEMO_AUDIENCE, base)
         anonymous = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                                     f"http://127.0.0.1:{port + 1}/whoami"], capture_output=True,
