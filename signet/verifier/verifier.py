@@ -304,7 +304,7 @@ class Verifier:
             signature = decode_segment(signature_segment, "signature")
         if not key.check(signed, signature):
             raise BadSignature()
-        not_before, not_after = self._policy.check(payload_json, now)
+        not_before, not_after = self._policy.check(payload, now)
 
         claims = Claims(payload)
         if self._verified_size:
