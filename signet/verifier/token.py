@@ -71,20 +71,17 @@ def fast_parts(token: str) -> tuple[bytes, bytes, bytes, bytes] | None:
     # Same refusals as b64url_decode (int operands: memchr), over the whole token at once.
     if 43 in raw or 47 in raw or 61 in raw:
         return None
-    # Three memchr scans: `bytes.split` walks the token byte by byte in C (about 5
-    # instructions a byte, 3,600 for an RS256 token, measured with callgrind).
-    first = raw.find(46)
-    second = raw.find(46, first + 1)  # -1 when there is no dot at all
-    if second < 0 or raw.find(46, second + 1) >= 0:
+    parts = raw.split(b".")
+    if len(parts) != 3:
         return None
-    header, payload, signature = raw[:first], raw[first + 1:second], raw[second + 1:]
+    header, payload, signature = parts
     payload_tail, signature_tail = len(payload) % 4, len(signature) % 4
     if (payload_tail == 1 or signature_tail == 1
             or (payload_tail and payload[-1] not in _CANONICAL_LAST[payload_tail])
             or (signature_tail and signature[-1] not in _CANONICAL_LAST[signature_tail])):
         return None
     try:
-        return (raw[:second], header,
+        return (raw[: len(header) + len(payload) + 1], header,
                 b64decode(payload + _PADDING[payload_tail], b"-_", True),
                 b64decode(signature + _PADDING[signature_tail], b"-_", True))
     except ValueError:
