@@ -34,6 +34,9 @@ _CLAIM_TYPES: dict[str, Any] = {
 }
 
 
+_new = object.__new__
+
+
 class Claims(Mapping[str, Any]):
     """The payload of a verified token: read-only, shared by every hit of the token cache."""
 
@@ -41,6 +44,15 @@ class Claims(Mapping[str, Any]):
 
     def __init__(self, data: dict[str, Any]) -> None:
         self._data = data
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> Claims:
+        """As `Claims(data)`, for the verifier's request path: skips `type.__call__` and the
+        `__init__` frame (with the verifier dropping a `min()` call: 740 fewer instructions
+        a verification under callgrind)."""
+        claims = _new(cls)
+        claims._data = data
+        return claims
 
     def __getitem__(self, name: str) -> Any:
         return self._data[name]
@@ -134,7 +146,8 @@ class ClaimPolicy:
 
         Why `msgspec.convert` on the decoded dict rather than a second, typed decode of the
         JSON text: the same strict type rules and messages, without parsing the text again
-        (about 2,600 instructions a payload instead of 6,500, measured with callgrind).
+        (measured: 450 instead of 570 ns a payload; 1,650 fewer instructions a verification
+        under callgrind).
         """
         try:
             typed: Any = msgspec.convert(payload, self.shape)
