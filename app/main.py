@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
     app.state.metrics = IssuerMetrics(lambda: ring_keys(app.state),
                                       lambda: getattr(app.state, "keys", None))
     install_error_handler(app)
+    app.add_middleware(well_known.DirectJwksRoute)  # innermost: /token never passes it
     app.add_middleware(token.DirectTokenRoute)
     app.add_middleware(RequestLimits, limits=lambda: request_limits(app.state.settings))
     app.add_middleware(RequestIdMiddleware)  # outermost: every response and log line has it

@@ -126,6 +126,21 @@ def test_verified_token_cache_rechecks_time_and_is_bounded(key: LocalSigningKey,
     assert not verifier.is_cached(tokens[0])
 
 
+def test_forged_token_sharing_a_cached_suffix_is_verified_in_full(key: LocalSigningKey,
+                                                                  clock: Clock) -> None:
+    """The token cache is keyed by the token's last characters: a token with a cached
+    token's signature but another payload must be refused, and must not evict it."""
+    verifier = make_verifier(key, clock)
+    token = sign_claims(key, claims_at(NOW, jti="real"))
+    claims = verifier.verify_sync(token)
+    other = sign_claims(key, claims_at(NOW, jti="other"))
+    forged = other.rsplit(".", 1)[0] + "." + token.rsplit(".", 1)[1]
+    assert forged[-32:] == token[-32:] and forged != token
+    assert code(verifier, forged) == "bad_signature"
+    assert not verifier.is_cached(forged)
+    assert verifier.is_cached(token) and verifier.verify_sync(token) is claims
+
+
 def test_header_cache_is_bounded(key: LocalSigningKey, clock: Clock) -> None:
     verifier = make_verifier(key, clock)
     for i in range(HEADER_CACHE_SIZE + 10):

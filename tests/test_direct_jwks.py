@@ -1,0 +1,55 @@
+"""`DirectJwksRoute` answers GET /.well-known/jwks.json past FastAPI's router: its answers
+must be the route's own, byte for byte (the issuer app in process, with local keys)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from app.main import create_app
+from app.routes.well_known import JWKS_PATH, DirectJwksRoute
+
+
+def _client(tmp: Path, direct: bool, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+    monkeypatch.setenv("SIGNET_LOCAL_KEY_DIR", str(tmp / "keys"))
+    monkeypatch.setenv("SIGNET_CLIENTS_FILE", str(tmp / "clients.yaml"))
+    app = create_app()
+    assert any(m.cls is DirectJwksRoute for m in app.user_middleware)
+    if not direct:
+        app.user_middleware = [m for m in app.user_middleware if m.cls is not DirectJwksRoute]
+    return TestClient(app)
+
+
+@pytest.fixture()
+def clients(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, TestClient]]:
+    with _client(tmp_path, True, monkeypatch) as direct, _client(tmp_path, False, monkeypatch) as routed:
+        yield direct, routed
+
+
+def _answer(client: TestClient, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    response = client.get(JWKS_PATH, headers=headers)
+    kept = {k: v for k, v in response.headers.items() if k != "x-request-id"}
+    assert response.headers["x-request-id"]  # still inside the request-id middleware
+    return response.status_code, kept, response.content
+
+
+def test_direct_jwks_answers_as_the_route_does(clients: tuple[TestClient, TestClient]) -> None:
+    direct, routed = clients
+    first = _answer(direct, {})
+    assert first[0] == 200 and first[2].startswith(b'{"keys":[')
+    etag = first[1]["etag"]
+    for headers in ({}, {"If-None-Match": etag}, {"If-None-Match": '"stale"'},
+                    {"Origin": "https://app.example"}):
+        assert _answer(direct, headers) == _answer(routed, headers), headers
+    assert _answer(direct, {"If-None-Match": etag})[0] == 304
+
+
+def test_other_methods_still_reach_the_router(clients: tuple[TestClient, TestClient]) -> None:
+    direct, _ = clients
+    assert direct.head(JWKS_PATH).status_code == 405
+    assert direct.post(JWKS_PATH).status_code == 405
+    assert direct.options(JWKS_PATH, headers={"Origin": "https://app.example",
+                                              "Access-Control-Request-Method": "GET"}).status_code == 204
