@@ -34,18 +34,19 @@ def serve(settings: Settings, args: argparse.Namespace, extra_lines: tuple[str, 
 
 
 def dev(settings: Settings, args: argparse.Namespace) -> int:
-    from app.dev import DemoPortInUse, demo_lines, start_demo_service
+    from app.dev import DemoPortInUse, DemoService, check_demo_port, demo_lines
 
     try:
-        demo = start_demo_service(settings)
+        check_demo_port(settings)
     except DemoPortInUse as exc:
         raise UsageError(str(exc)) from None
     lines = demo_lines(settings)
+    demo = DemoService(settings)
+    demo.start()  # once the issuer answers
     try:
         return serve(settings, args, lines)
     finally:
-        demo.terminate()
-        demo.wait(10)
+        demo.stop()
 
 
 async def _open_backend(settings: Settings):  # type: ignore[no-untyped-def]

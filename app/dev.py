@@ -13,7 +13,11 @@ import os
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+
+import httpx
 
 from app.client_secrets import generate_secret, hash_secret, secret_matches
 from app.clients import Client, editing
@@ -90,20 +94,59 @@ def _port_is_free(host: str, port: int) -> bool:
         return True
 
 
-def start_demo_service(settings: Settings) -> subprocess.Popen[bytes]:
-    """The demo downstream service (app.demo:app), trusting this issuer, as a child process.
-
-    It verifies tokens for the demo client's audience; its own log lines share this terminal.
-    """
+def check_demo_port(settings: Settings) -> None:
+    """Raise DemoPortInUse unless the demo's port is free now (before any curl line is printed)."""
     port = settings.port + DEMO_PORT_OFFSET
     if not _port_is_free("127.0.0.1", port):
         raise DemoPortInUse(f"port {port} (SIGNET_PORT + 1, for the demo service) is in use;"
                             " choose another SIGNET_PORT")
-    env = {**os.environ, "SIGNET_VERIFIER_ISSUER": settings.issuer_url,
-           "SIGNET_VERIFIER_AUDIENCE": DEMO_AUDIENCE}
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
-        [sys.executable, "-m", "uvicorn", "app.demo:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"], env=env, preexec_fn=_die_with_parent)
+
+
+class DemoService(threading.Thread):
+    """The demo downstream service (app.demo:app), trusting this issuer, as a child process
+    started once the issuer answers, so its key warm-up finds the issuer instead of logging a
+    failed fetch. It verifies tokens for the demo client's audience; its log lines share this
+    terminal.
+
+    The thread stays alive while the child runs: Linux sends PR_SET_PDEATHSIG when the
+    thread that started the child ends, not the process.
+    """
+
+    def __init__(self, settings: Settings, wait_seconds: float = 60.0) -> None:
+        super().__init__(name="signet-dev-demo", daemon=True)
+        self.settings = settings
+        self.wait_seconds = wait_seconds
+        self.process: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        if not self._issuer_answers():
+            return
+        env = {**os.environ, "SIGNET_VERIFIER_ISSUER": self.settings.issuer_url,
+               "SIGNET_VERIFIER_AUDIENCE": DEMO_AUDIENCE}
+        port = self.settings.port + DEMO_PORT_OFFSET
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
+            [sys.executable, "-m", "uvicorn", "app.demo:app", "--host", "127.0.0.1", "--port",
+             str(port), "--log-level", "warning"], env=env, preexec_fn=_die_with_parent)
+        self.process.wait()
+
+    def _issuer_answers(self) -> bool:
+        host = "127.0.0.1" if self.settings.host in ("0.0.0.0", "::", "") else self.settings.host  # noqa: S104 - a comparison, not a bind
+        url = f"http://{host}:{self.settings.port}/healthz"
+        deadline = time.monotonic() + self.wait_seconds
+        while not self._stopping.is_set() and time.monotonic() < deadline:
+            try:
+                httpx.get(url, timeout=1.0)
+                return True
+            except httpx.TransportError:
+                self._stopping.wait(0.1)
+        return False
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
 
 
 def _die_with_parent() -> None:

@@ -53,6 +53,8 @@ def test_signet_dev_prints_a_working_curl(tmp_path: Path) -> None:
                                     f"http://127.0.0.1:{port + 1}/whoami"], capture_output=True,
                                    text=True, timeout=30, check=True)
         assert anonymous.stdout == "401"
+        # The demo starts once the issuer answers: its key warm-up never logs a failed fetch.
+        assert "JWKS refresh failed" not in service.output(), service.output()
     finally:
         service.stop()
     settings = load_settings(clients_file=tmp_path / "signet" / "clients.yaml")
