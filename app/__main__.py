@@ -10,7 +10,7 @@ import sys
 from app.cli_clients import UsageError
 from app.cli_clients import add_commands as add_client_commands
 from app.clients import RegistryError
-from app.keys_cli import add_keys_parser
+from app.keys_cli import add_keys_parser, protect_kid
 from app.settings import ConfigurationError, Settings, load_settings
 from signet.keys.base import KeyConfigurationError
 
@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(protect_kid(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.handler(load_settings(), args))
     except (ConfigurationError, KeyConfigurationError) as exc:

@@ -103,3 +103,16 @@ def add_keys_parser(commands: argparse._SubParsersAction) -> None:  # type: igno
     retire.add_argument("kid")
     retire.add_argument("--yes", action="store_true", help="confirm; tokens of this key will fail")
     keys.set_defaults(handler=keys_command)
+
+
+RETIRE_OPTIONS = ("--yes", "-h", "--help")
+
+
+def protect_kid(argv: list[str]) -> list[str]:
+    """`signet keys retire KID`: a kid is base64url, so one in 64 begins with `-`, which
+    argparse would take for an option. Put the options first and the kid after `--`."""
+    if argv[:2] != ["keys", "retire"] or "--" in argv:
+        return argv
+    rest = argv[2:]
+    options = [a for a in rest if a in RETIRE_OPTIONS]
+    return [*argv[:2], *options, "--", *(a for a in rest if a not in RETIRE_OPTIONS)]

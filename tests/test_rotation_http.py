@@ -151,3 +151,14 @@ def test_admin_api_rotates_and_retires(admin_issuer: str) -> None:
     assert {k["kid"]: k["state"] for k in retired.json()["keys"]}[old] == "retired"
     assert _kids(admin_issuer) == [new]
     assert retired.headers["cache-control"] == "no-store"
+
+
+def test_cli_takes_a_kid_that_begins_with_a_dash(tmp_path: Path) -> None:
+    """A kid is base64url: one in 64 begins with `-`, which argparse would read as an option
+    (CI met one). The CLI must still see it as the kid, with --yes before or after it."""
+    for args in (("retire", "-2s9PWuK2x", "--yes"), ("retire", "--yes", "-2s9PWuK2x")):
+        done = _cli(tmp_path, *args)
+        assert done.returncode == 2
+        assert "no key '-2s9PWuK2x' in the ring" in done.stderr, done.stderr
+    unconfirmed = _cli(tmp_path, "retire", "-2s9PWuK2x")
+    assert "retiring -2s9PWuK2x unpublishes it" in unconfirmed.stderr, unconfirmed.stderr
