@@ -68,6 +68,17 @@ def test_discovery_documents(issuer: str, path: str) -> None:
     assert httpx.get(issuer + path, headers={"If-None-Match": etag}).status_code == 304
 
 
+@pytest.mark.parametrize("path", ["/.well-known/jwks.json", "/.well-known/openid-configuration",
+                                  "/.well-known/oauth-authorization-server"])
+def test_head_gives_the_get_headers_without_a_body(issuer: str, path: str) -> None:
+    """RFC 9110 section 9.3.2, over real uvicorn; the CORS preflight already allows HEAD."""
+    get, head = httpx.get(issuer + path), httpx.head(issuer + path)
+    assert head.status_code == 200 and head.content == b""
+    for name in ("etag", "cache-control", "content-type", "content-length",
+                 "access-control-allow-origin"):
+        assert head.headers[name] == get.headers[name], name
+
+
 def test_cors_preflight_for_browsers(issuer: str) -> None:
     response = httpx.options(issuer + "/.well-known/jwks.json", headers={
         "Origin": "https://app.example", "Access-Control-Request-Method": "GET",

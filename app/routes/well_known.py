@@ -63,6 +63,9 @@ def discovery_document(settings: Settings, jwks: JwksDocument) -> dict[str, obje
     }
 
 
+# HEAD as well as GET (RFC 9110 section 9.3.2; the preflight already allows it): the server
+# sends the headers of the GET answer without its body.
+@router.head(JWKS_PATH, include_in_schema=False)
 @router.get(JWKS_PATH, tags=["well-known"], summary="Public signing keys (RFC 7517 JWK Set)",
              responses=NOT_MODIFIED)
 async def jwks(request: Request) -> Response:
@@ -71,6 +74,8 @@ async def jwks(request: Request) -> Response:
     return _cacheable(document.body, document.etag, request, settings.jwks_max_age)
 
 
+@router.head(OPENID_PATH, include_in_schema=False)
+@router.head(OAUTH_PATH, include_in_schema=False)
 @router.get(OPENID_PATH, tags=["well-known"], summary="OpenID Connect discovery",
              responses=NOT_MODIFIED)
 @router.get(OAUTH_PATH, tags=["well-known"], summary="OAuth 2.0 server metadata (RFC 8414)",
