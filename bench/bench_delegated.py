@@ -17,13 +17,10 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import json
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,8 +30,16 @@ from pathlib import Path
 import boto3
 import httpx
 
-from bench.bench_issuer import CONCURRENCY, register_client, token_script, warm_up
-from bench.report import Figure, markdown_table
+from bench.bench_issuer import (
+    CONCURRENCY,
+    Load,
+    register_client,
+    require_no_errors,
+    token_script,
+    warm_up,
+    wrk,
+)
+from bench.report import Figure, timed_bench_main
 from tests.support.processes import (
     MOTO_CREDENTIALS,
     Service,
@@ -48,15 +53,10 @@ from tests.support.processes import (
 JWKS = "/.well-known/jwks.json"
 
 
-def _wrk_requests(url: str, concurrency: int, seconds: float, script: Path) -> tuple[float, int]:
-    """Like bench_issuer.wrk, plus the number of requests (tokens) it made."""
-    argv = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-            "-s", str(script), url]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=seconds + 30).stdout
-    if re.search(r"Non-2xx or 3xx responses|Socket errors", out):
-        raise SystemExit(f"{url}: failed requests; figures invalid\n{out}")
-    total = int(re.search(r"(\d+) requests in", out)[1])  # type: ignore[index]
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]), total  # type: ignore[index]
+def _load(url: str, concurrency: int, seconds: float, script: Path) -> Load:
+    load = wrk(url + "/token", concurrency, seconds, script)
+    require_no_errors([load], url)
+    return load
 
 
 def _wait_for_ephemeral(base: str, secret: str, timeout: float = 60) -> int:
@@ -176,11 +176,11 @@ def run(seconds: float, rounds: int) -> list[Figure]:
 
         rates: dict[str, list[float]] = {"delegated": [], "local": [], "bare": []}
         for _ in range(rounds):
-            rps, made = _wrk_requests(delegated_base + "/token", CONCURRENCY, seconds, script)
-            rates["delegated"].append(rps)
-            tokens += made
-            rates["local"].append(_wrk_requests(local_base + "/token", CONCURRENCY, seconds, script)[0])
-            rates["bare"].append(_wrk_requests(bare_url + "/token", CONCURRENCY, seconds, script)[0])
+            delegated_load = _load(delegated_base, CONCURRENCY, seconds, script)
+            rates["delegated"].append(delegated_load.rps)
+            tokens += delegated_load.requests
+            rates["local"].append(_load(local_base, CONCURRENCY, seconds, script).rps)
+            rates["bare"].append(_load(bare_url, CONCURRENCY, seconds, script).rps)
         figures.append(Figure("/token, delegated mode vs local key", "req/s", rates["delegated"],
                               rates["local"], "same issuer, local ES256 key", 0.7,
                               f"concurrency {CONCURRENCY}; KMS root on moto, ephemeral ES256 key"))
@@ -209,8 +209,8 @@ def run(seconds: float, rounds: int) -> list[Figure]:
         for concurrency in (1, CONCURRENCY):
             fast, slow = [], []
             for _ in range(rounds):
-                fast.append(_wrk_requests(delegated_base + "/token", concurrency, seconds, script)[0])
-                slow.append(_wrk_requests(kms_base + "/token", concurrency, seconds, script)[0])
+                fast.append(_load(delegated_base, concurrency, seconds, script).rps)
+                slow.append(_load(kms_base, concurrency, seconds, script).rps)
             name = f"/token with 20 ms KMS latency, delegated vs kms, concurrency {concurrency}"
             figures.append(Figure(name, "req/s", fast, slow, "kms mode, same moto and proxy", 10.0,
                                   "expected above 10x (issue 11)"))
@@ -222,15 +222,7 @@ def run(seconds: float, rounds: int) -> list[Figure]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    figures = run(args.seconds, args.rounds)
-    print(markdown_table(figures))
-    for f in figures:
-        if f.notes:
-            print(f"- {f.name}: {f.notes}")
+    timed_bench_main(__doc__, run)
 
 
 if __name__ == "__main__":

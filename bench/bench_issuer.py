@@ -16,7 +16,6 @@ comparison run alternately, round after round, so drifting machine load hits bot
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
 import json
@@ -165,7 +164,7 @@ def compare(name: str, signet_url: str, baseline_url: str, baseline_name: str, t
     signet, baseline = alternate(
         rounds, lambda: wrk(signet_url, CONCURRENCY, seconds, script, server_pid=signet_pid),
         lambda: wrk(baseline_url, CONCURRENCY, seconds, script, server_pid=baseline_pid))
-    _check(signet + baseline, name)
+    require_no_errors(signet + baseline, name)
     return Figure(name, "req/s", [x.rps for x in signet], [x.rps for x in baseline], baseline_name,
                   target, f"concurrency {CONCURRENCY}; p50/p99 {signet[0].p50_ms:.1f}/"
                   f"{signet[0].p99_ms:.1f} ms vs {baseline[0].p50_ms:.1f}/{baseline[0].p99_ms:.1f} ms"
@@ -184,7 +183,8 @@ def cpu_note(signet: list[Load], baseline: list[Load]) -> str:
     return f"; server CPU per request {a:.0f} vs {b:.0f} us ({b / a:.2f}x)"
 
 
-def _check(loads: list[Load], what: str) -> None:
+def require_no_errors(loads: list[Load], what: str) -> None:
+    """A run with failed requests measured something else than the figure claims."""
     if any(load.errors for load in loads):
         raise SystemExit(f"{what}: {sum(x.errors for x in loads)} failed requests; figures invalid")
 
@@ -293,7 +293,7 @@ def run(seconds: float, rounds: int) -> list[Figure]:
         signet_kms, direct = [], []
         for _ in range(rounds):
             load = wrk(kms_base + "/token", CONCURRENCY, seconds, script)
-            _check([load], "/token kms")
+            require_no_errors([load], "/token kms")
             signet_kms.append(load.rps)
             direct.append(asyncio.run(direct_kms_rate(moto_url, key_id, CONCURRENCY, seconds)))
         figures.append(
@@ -317,7 +317,7 @@ def run(seconds: float, rounds: int) -> list[Figure]:
         services.append(slow_issuer)
         warm_up(slow_base, secret)
         levels = {c: wrk(slow_base + "/token", c, seconds, script) for c in LATENCY_LEVELS}
-        _check(list(levels.values()), "/token with 20 ms KMS")
+        require_no_errors(list(levels.values()), "/token with 20 ms KMS")
         # The same moto through the same 20 ms proxy, Signet left out: what KMS itself allows.
         direct_levels = {c: asyncio.run(direct_kms_rate(proxy_url, key_id, c, seconds))
                          for c in LATENCY_LEVELS}
@@ -353,17 +353,9 @@ def run(seconds: float, rounds: int) -> list[Figure]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    from bench.report import markdown_table
+    from bench.report import timed_bench_main
 
-    figures = run(args.seconds, args.rounds)
-    print(markdown_table(figures))
-    for f in figures:
-        if f.notes:
-            print(f"- {f.name}: {f.notes}")
+    figures = timed_bench_main(__doc__, run)
     json.dump([{"name": f.name, "ratio": f.ratio} for f in figures], sys.stdout)
     print()
 

@@ -13,14 +13,13 @@ third process with the same requests, Authorization header included, in alternat
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.bench_issuer import CONCURRENCY, Load, cpu_note, wrk
+from bench.bench_issuer import CONCURRENCY, Load, cpu_note, require_no_errors, wrk
 from bench.bench_verifier import AUDIENCE, ISSUER, make_case, run_raw
 from bench.report import Figure
 from tests.support.processes import Service, free_port
@@ -64,9 +63,7 @@ def header_script(directory: Path, token: str) -> Path:
 
 def figure(name: str, pair: Pair, target: float) -> Figure:
     s, b = pair.signet, pair.baseline
-    bad = sum(x.errors for x in s + b)
-    if bad:
-        raise SystemExit(f"{name}: {bad} failed requests (401s?); figures invalid")
+    require_no_errors(s + b, f"{name} (401s?)")
     return Figure(name, "req/s", [x.rps for x in s], [x.rps for x in b],
                   "same Starlette app without the middleware", target,
                   f"concurrency {CONCURRENCY}; p50/p99 {s[0].p50_ms:.2f}/{s[0].p99_ms:.2f} ms"
@@ -126,16 +123,9 @@ def run(seconds: float, rounds: int, tokens_per_round: int = 30_000) -> list[Fig
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    from bench.report import markdown_table
+    from bench.report import timed_bench_main
 
-    figures = run(args.seconds, args.rounds)
-    print(markdown_table(figures))
-    for f in figures:
-        print(f"- {f.name}: {f.notes}")
+    timed_bench_main(__doc__, run)
 
 
 if __name__ == "__main__":

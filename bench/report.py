@@ -7,9 +7,11 @@ bench/results/latest.md and latest.json.
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import statistics
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,3 +90,22 @@ def write_results(figures: list[Figure], name: str = "latest", directory: Path =
         )
     )
     return path
+
+
+def print_figures(figures: list[Figure]) -> None:
+    """The table, then each figure's notes: what a bench module prints when run alone."""
+    print(markdown_table(figures))
+    for f in figures:
+        if f.notes:
+            print(f"- {f.name}: {f.notes}")
+
+
+def timed_bench_main(doc: str | None, run: Callable[[float, int], list[Figure]]) -> list[Figure]:
+    """`python -m bench.X [--seconds 3] [--rounds 3]` for the benches driven by wrk."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    figures = run(args.seconds, args.rounds)
+    print_figures(figures)
+    return figures
