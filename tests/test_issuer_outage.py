@@ -6,25 +6,16 @@ from __future__ import annotations
 
 import os
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 from tests.support.processes import start_demo, start_issuer
 from tests.support.tokens import add_client, post_token
+from tests.support.waiting import eventually
 
 AUDIENCE = "api://demo"
 
-
-def eventually(check: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def whoami(demo: str, token: str) -> httpx.Response:

@@ -12,8 +12,7 @@ process memory and write the JWKS entry back once Redis returns.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,20 +23,12 @@ from tests.support.processes import Service, start_demo, start_issuer
 from tests.support.redis_servers import RedisServer
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.tokens import add_client, post_token, verify_access_token
+from tests.support.waiting import eventually
 
 AUDIENCE = "api://demo"
 CC = {"grant_type": "client_credentials"}
 PREFIX = "rf:"
 
-
-def eventually(check: Callable[[], bool], timeout: float = 30.0) -> bool:
-    """Poll `check` until true (the deadline only stops a broken run; nothing is timed)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def local_issuer(tmp_path: Path) -> dict[str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support.processes import start_issuer
+from tests.support.waiting import eventually
 
 FAST = {  # publish lead = max(1, 1) + 0.2 = 1.2 s; retire after = 1 + 1 + 0.2 = 2.2 s
     "SIGNET_VERIFIER_MAX_CACHE_SECONDS": "1", "SIGNET_JWKS_MAX_AGE": "1",
@@ -33,10 +33,7 @@ def _signing(base: str) -> str:
 
 
 def _until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.05)
+    assert eventually(predicate, timeout, interval=0.05), "condition not reached"
 
 
 def _cli(key_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
