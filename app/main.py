@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
                 await keys.open()
                 stack.push_async_callback(keys.aclose)
                 app.state.settings = active_settings
+                app.state.request_limits = request_limits(active_settings)  # once, not per request
                 app.state.keys = keys
                 app.state.signer = JwsSigner(keys)
                 app.state.token_endpoint = TokenEndpoint.create(active_settings, app.state.signer)
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
     install_error_handler(app)
     app.add_middleware(well_known.DirectJwksRoute)  # innermost: /token never passes it
     app.add_middleware(token.DirectTokenRoute)
-    app.add_middleware(RequestLimits, limits=lambda: request_limits(app.state.settings))
+    app.add_middleware(RequestLimits, limits=lambda: app.state.request_limits)
     app.add_middleware(RequestIdMiddleware)  # outermost: every response and log line has it
     return app
 

@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from typing import Any
 
 HEADER = "x-request-id"
+_HEADER_BYTES = HEADER.encode()  # ASGI header names are lower-case bytes
 MAX_LENGTH = 128
 _SAFE = re.compile(rf"[A-Za-z0-9._:@+=/-]{{1,{MAX_LENGTH}}}")
 
@@ -53,14 +54,14 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = [v for k, v in scope.get("headers", ()) if k == HEADER.encode()]
+        incoming = [v for k, v in scope.get("headers", ()) if k == _HEADER_BYTES]
         request_id = (accepted_request_id(incoming[0]) if len(incoming) == 1 else None) or new_request_id()
         token = current_request_id.set(request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != HEADER.encode()]
-                headers.append((HEADER.encode(), request_id.encode()))
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != _HEADER_BYTES]
+                headers.append((_HEADER_BYTES, request_id.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
