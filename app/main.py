@@ -23,6 +23,7 @@ from app.request_id import RequestIdMiddleware
 from app.request_limits import Limits, RequestLimits
 from app.rotation import build_rotator, change_announcer, rotating
 from app.routes import admin, health, keyring, metrics, pages, token, well_known
+from app.routes.direct import DirectRoute
 from app.routes.token import TokenEndpoint
 from app.settings import ConfigurationError, Settings, load_settings
 from app.startup import SignetApp
@@ -84,8 +85,10 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
     app.state.metrics = IssuerMetrics(lambda: ring_keys(app.state),
                                       lambda: getattr(app.state, "keys", None))
     install_error_handler(app)
-    app.add_middleware(well_known.DirectJwksRoute)  # innermost: /token never passes it
-    app.add_middleware(token.DirectTokenRoute)
+    # The two hot paths past FastAPI's router (app.routes.direct); JWKS innermost, since
+    # /token never passes it.
+    app.add_middleware(DirectRoute, method="GET", path=well_known.JWKS_PATH, handler=well_known.jwks)
+    app.add_middleware(DirectRoute, method="POST", path=well_known.TOKEN_PATH, handler=token.token)
     app.add_middleware(RequestLimits, limits=lambda: app.state.request_limits)
     app.add_middleware(RequestIdMiddleware)  # outermost: every response and log line has it
     return app

@@ -1,4 +1,4 @@
-"""`DirectJwksRoute` answers GET /.well-known/jwks.json past FastAPI's router: its answers
+"""The `DirectRoute` for JWKS answers GET /.well-known/jwks.json past FastAPI's router: its answers
 must be the route's own, byte for byte (two issuer apps with local keys, one without the
 shortcut, each under uvicorn on loopback)."""
 
@@ -9,9 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.middleware import Middleware
 
 from app.main import create_app
-from app.routes.well_known import JWKS_PATH, DirectJwksRoute
+from app.routes.direct import DirectRoute
+from app.routes.well_known import JWKS_PATH
 from tests.support.processes import ThreadServer
 
 PER_RESPONSE = ("x-request-id", "date")  # differ between any two answers
@@ -21,9 +23,12 @@ def _app(tmp: Path, direct: bool, monkeypatch: pytest.MonkeyPatch) -> object:
     monkeypatch.setenv("SIGNET_LOCAL_KEY_DIR", str(tmp / "keys"))
     monkeypatch.setenv("SIGNET_CLIENTS_FILE", str(tmp / "clients.yaml"))
     app = create_app()
-    assert any(m.cls is DirectJwksRoute for m in app.user_middleware)
+    def is_jwks_shortcut(m: Middleware) -> bool:
+        return m.cls is DirectRoute and m.kwargs["path"] == JWKS_PATH
+
+    assert any(is_jwks_shortcut(m) for m in app.user_middleware)
     if not direct:
-        app.user_middleware = [m for m in app.user_middleware if m.cls is not DirectJwksRoute]
+        app.user_middleware = [m for m in app.user_middleware if not is_jwks_shortcut(m)]
     return app
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import audit
 from app.client_auth import Authenticator, extract_credentials
@@ -104,34 +103,6 @@ class TokenEndpoint:
             log.error("signing failed", extra={"fields": {"reason": str(exc), "client_id": client_id}})
             raise try_later("the signing key is unreachable; retry later",
                             SIGNING_RETRY_AFTER_SECONDS) from None
-
-
-class DirectTokenRoute:
-    """Pure ASGI: `POST /token` goes straight to the TokenEndpoint, past FastAPI's router.
-
-    Why: on the issuer's hottest path, FastAPI's route matching (every route is tried in
-    turn), dependency solving and request telemetry cost about as much as the endpoint's own
-    work (see bench/). The FastAPI route below stays: it documents the endpoint (OpenAPI) and
-    answers if this middleware is not installed. Everything else passes through untouched.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and _route_path(scope) == TOKEN_PATH:
-            endpoint: TokenEndpoint = scope["app"].state.token_endpoint
-            response = await endpoint.handle(Request(scope, receive))
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
-
-def _route_path(scope: Scope) -> str:
-    """The path as the router matches it: without the root path the app is mounted under."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    return path[len(root):] if root and path.startswith(root) else path
 
 
 @router.post(TOKEN_PATH, tags=["token"], summary="Client credentials grant: an RFC 9068 access token",

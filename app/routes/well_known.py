@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
 from app.jwks import JwksDocument, etag_matches
 from app.openapi_docs import NOT_MODIFIED
 from app.settings import Settings
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 router = APIRouter()
 
@@ -95,32 +88,3 @@ async def preflight() -> Response:
 
 def discovery_bytes(settings: Settings, jwks_document: JwksDocument) -> bytes:
     return json.dumps(discovery_document(settings, jwks_document), separators=(",", ":")).encode()
-
-
-class DirectJwksRoute:
-    """Pure ASGI: `GET /.well-known/jwks.json` is answered here, past FastAPI's router, by
-    the same handler as the route above (same body, ETag/304, caching and CORS headers).
-
-    Why: the JWKS is one fixed document, and FastAPI's route matching (routes tried in
-    turn), dependency solving and request telemetry cost more than building its response
-    (measured in process, see the commit). The FastAPI route stays: it documents the
-    endpoint (OpenAPI), answers the other methods (405), and answers if this middleware is
-    not installed.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and _route_path(scope) == JWKS_PATH:
-            response = await jwks(Request(scope, receive))
-            await response(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
-
-def _route_path(scope: Scope) -> str:
-    """The path as the router matches it (as in app.routes.token, which imports this module)."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    return path[len(root):] if root and path.startswith(root) else path
