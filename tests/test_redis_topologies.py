@@ -22,6 +22,7 @@ from app.redis_link import RedisLink, RedisUnavailable
 from app.settings import ConfigurationError, load_settings
 from app.throttle import FailureThrottle, ThrottleLimits, _counter
 from signet.channels import ISSUER_KEYS_CHANGED
+from signet.keys.attested_store import AttestedKeyStore
 from signet.keys.base import KeyUnavailableError
 from signet.keys.ringlock import RedisRingLock
 from signet.redis_url import check_redis_url, redact, redis_from_url
@@ -135,6 +136,19 @@ async def test_issuer_throttle_counters_on_a_cluster(redis_cluster: ClusterProce
     counters = [key for key in sync_cluster(redis_cluster).scan_iter(match=prefix + "authfail:*",
                                                                      target_nodes=RedisCluster.ALL_NODES)]
     assert len(counters) == 3  # two addresses and one client, all in the cluster
+
+
+async def test_delegated_key_store_on_a_cluster(redis_cluster: ClusterProcesses) -> None:
+    """Delegated mode shares every replica's attested keys through the same URL forms."""
+    store = AttestedKeyStore.from_url(redis_cluster.url, f"d-{uuid.uuid4().hex[:8]}:", "https://issuer.test")
+    now = time.time()
+    try:
+        await store.put("attestation-a", now + 60, now)
+        await store.put("attestation-b", now + 120, now)
+        await store.shorten("attestation-b", now + 30)
+        assert await store.live(now) == {"attestation-a": now + 60, "attestation-b": now + 30}
+    finally:
+        await store.aclose()
 
 
 async def test_ring_lock_on_a_cluster(redis_cluster: ClusterProcesses) -> None:

@@ -33,11 +33,11 @@ class AttestedKeyStore:
 
     @classmethod
     def from_url(cls, url: str, prefix: str, issuer: str) -> AttestedKeyStore:
-        import redis.asyncio as redis
+        """Any URL form SIGNET_REDIS_URL takes (Cluster and Sentinel included): every command
+        here touches the one sorted set, so it works the same on a cluster."""
+        from signet.redis_url import redis_from_url
 
-        client = redis.Redis.from_url(url, socket_timeout=TIMEOUT_SECONDS,
-                                      socket_connect_timeout=TIMEOUT_SECONDS)
-        return cls(client, prefix, issuer)
+        return cls(redis_from_url(url, timeout=TIMEOUT_SECONDS), prefix, issuer)
 
     async def put(self, attestation: str, publish_until: float, now: float | None = None) -> None:
         """Add (or keep) one key until `publish_until`; the set lives as long as its last key.
