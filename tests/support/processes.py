@@ -117,18 +117,27 @@ def start_issuer(env: Mapping[str, str], wait: bool = True) -> tuple[Service, st
     return service, base
 
 
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    """Until something accepts connections on 127.0.0.1:`port`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
 def start_redis() -> tuple[Service, str]:
     port = free_port()
     service = Service("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
                                 "--save", "", "--appendonly", "no"])
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return service, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"redis-server did not start:\n{service.output()}")
+    try:
+        wait_port(port)
+    except RuntimeError as exc:
+        raise RuntimeError(f"redis-server did not start ({exc}):\n{service.output()}") from None
+    return service, f"redis://127.0.0.1:{port}/0"
 
 
 class ThreadServer:

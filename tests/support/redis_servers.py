@@ -16,20 +16,9 @@ from pathlib import Path
 
 import redis
 
-from tests.support.processes import Service, free_port
+from tests.support.processes import Service, free_port, wait_port
 
 NO_PERSISTENCE = ["--save", "", "--appendonly", "no"]
-
-
-def wait_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
 
 
 def free_cluster_port() -> int:
