@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import shutil
 import sys
@@ -40,6 +39,7 @@ from bench.bench_issuer import (
     wrk,
 )
 from bench.report import Figure, timed_bench_main
+from signet.jose import b64url_decode
 from tests.support.processes import (
     MOTO_CREDENTIALS,
     Service,
@@ -70,15 +70,11 @@ def _wait_for_ephemeral(base: str, secret: str, timeout: float = 60) -> int:
             response.raise_for_status()
             tokens += 1
             head = response.json()["access_token"].split(".")[0]
-            kid = json.loads(_b64json(head))["kid"]
+            kid = json.loads(b64url_decode(head))["kid"]
             if kid not in root:
                 return tokens
             time.sleep(0.1)
     raise SystemExit("bench: the delegated issuer never started signing with an ephemeral key")
-
-
-def _b64json(segment: str) -> str:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)).decode()
 
 
 def _sign_calls(proxy_url: str) -> int:
