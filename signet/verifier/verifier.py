@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from signet.algorithms import ALGORITHMS
 from signet.redis_url import redis_from_url
 from signet.verifier.background import IoThread
@@ -51,6 +53,9 @@ from signet.verifier.token import (
 )
 
 log = logging.getLogger("signet.verifier")
+
+# A JSON object or a DecodeError (ValidationError for any other JSON value), in C.
+_decode_payload = msgspec.json.Decoder(dict[str, Any]).decode
 
 HEADER_CACHE_SIZE = 256  # distinct header segments remembered (one per key in practice)
 # The verified-token cache is keyed by the token's last characters (signature bytes), and
@@ -292,7 +297,10 @@ class Verifier:
                     self._headers.clear()  # bounded; refilled by the next tokens
                 self._headers[header_segment] = header
             payload_json = decode_segment(payload_segment, "payload")
-        payload = json_object(payload_json, "payload")
+        try:  # json_object's work without its call frame; it names any failure
+            payload = _decode_payload(payload_json)
+        except (msgspec.DecodeError, ValueError, RecursionError):
+            payload = json_object(payload_json, "payload")
 
         issuer = payload.get("iss")
         if type(issuer) is not str:
