@@ -15,6 +15,20 @@ def test_bench_verifier_runs(capsys: pytest.CaptureFixture[str]) -> None:
     table = capsys.readouterr().out
     assert "| ES256 |" in table and "| RS256 |" in table
     assert "RS256: microseconds per distinct token" in table and "signature check (cryptography)" in table
+    assert "| floor/s | floor/raw |" in table
+
+
+@pytest.mark.parametrize("alg", ["ES256", "RS256"])
+def test_bench_floor_really_verifies(alg: str) -> None:
+    """The floor is a baseline only if it does the unavoidable work: decode and verify."""
+    from cryptography.exceptions import InvalidSignature
+
+    case = bench_verifier.make_case(alg, 2)
+    assert case.floor_verify(case.tokens[1])["sub"] == "client-1"
+    signed, _, _ = case.tokens[0].rpartition(".")
+    other_signature = case.tokens[1].rpartition(".")[2]
+    with pytest.raises(InvalidSignature):
+        case.floor_verify(f"{signed}.{other_signature}")
 
 
 def test_bench_report_writes_the_ratio_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
