@@ -87,6 +87,9 @@ def test_every_error_has_its_own_code() -> None:
     ({"iat": NOW + 31}, "iat_in_future"),
     ({"exp": NOW + 0.5}, "ok"),  # numbers need not be integers
     ({"exp": str(int(NOW) + 300)}, "invalid_claim"),
+    ({"exp": True}, "invalid_claim"),  # bool is an int subclass in Python, not a JSON number
+    ({"exp": 10**400}, "invalid_claim"),  # beyond float range: not a time, never "valid forever"
+    ({"nbf": -(10**400)}, "invalid_claim"),
     ({"exp": None}, "missing_claim"),
     ({"jti": None}, "missing_claim"),
     ({"aud": ["api://other", AUDIENCE]}, "ok"),
@@ -97,6 +100,13 @@ def test_claim_checks(key: LocalSigningKey, clock: Clock, changes: dict[str, Any
     verifier = make_verifier(key, clock)
     claims = {k: v for k, v in {**claims_at(NOW), **changes}.items() if v is not None}
     assert code(verifier, sign_claims(key, claims)) == expected
+
+
+def test_time_claims_reach_the_application_as_sent(key: LocalSigningKey, clock: Clock) -> None:
+    """The checks read time claims as floats; the claims handed over keep the JSON's ints."""
+    verifier = make_verifier(key, clock)
+    claims = verifier.verify_sync(sign_claims(key, claims_at(NOW)))
+    assert type(claims["exp"]) is int and claims["exp"] == claims_at(NOW)["exp"]
 
 
 def test_leeway_is_configurable(key: LocalSigningKey, clock: Clock) -> None:
