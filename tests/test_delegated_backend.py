@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 import redis.asyncio as redis
@@ -265,3 +266,61 @@ async def test_a_replica_shutting_down_leaves_its_keys_only_as_long_as_their_tok
     clock.now = stopped + TIMING.retire_after
     await b.tick()
     assert signed.kid not in kids(b) and signed.expires > clock.now  # well before its attestation ends
+
+
+class SlowRoot:
+    """Fault injection: the root's Sign takes `delay` seconds of the injected clock, as KMS
+    does while it throttles and the client retries. Everything else is the real root."""
+
+    def __init__(self, root: Any, clock: Clock, delay: float) -> None:
+        self._root, self._clock, self.delay = root, clock, delay
+        self.finished: list[float] = []  # when each Sign returned
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._root, name)
+
+    def signing_key(self) -> Any:
+        key, clock, delay, finished = self._root.signing_key(), self._clock, self.delay, self.finished
+
+        class Slow:
+            published = key.published
+
+            async def sign(self, data: bytes) -> bytes:
+                clock.now += delay
+                signature = bytes(await key.sign(data))
+                finished.append(clock.now)
+                return signature
+        return Slow()
+
+
+async def test_a_slow_root_never_shortens_the_publish_lead_and_is_learned(make) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    backend = await make(clock)
+    clock.now += TIMING.publish_lead
+    await backend.tick()
+    first = backend.own[0]
+    assert first.active_until is not None
+    slow = SlowRoot(backend.root, clock, delay=30)  # each attestation now takes 30 s
+    backend.root = slow  # type: ignore[assignment]
+    root = root_kid(backend)
+    signers: list[tuple[float, str]] = []
+    while len(backend.own) < 3 or backend.own[2].activated_at is None:
+        clock.now += 1
+        await backend.tick()
+        signers.append((clock.now, backend.signing_key().published.kid))
+        assert clock.now < first.active_until + 2 * TIMING.lifetime, "no third key took over"
+    second, third = backend.own[1], backend.own[2]
+    assert len(slow.finished) == 2  # one attestation each
+    for key, attested_at in zip((second, third), slow.finished, strict=True):
+        # Its lead counts from when it reached Redis, after the slow Sign, never from the
+        # start of the pass that asked for it (that would cut the lead by the Sign's 30 s).
+        assert key.visible_since is not None and key.visible_since >= attested_at
+        assert key.activated_at is not None
+        assert key.activated_at - attested_at >= TIMING.publish_lead
+    # The first slow Sign came with one tick of margin: the root covered the gap (as the
+    # README says), and the manager learned the Sign's time...
+    gap = [at for at, kid in signers if kid == root and first.active_until <= at < second.activated_at]
+    assert gap
+    # ...so the next successor was attested early enough: no root signing at that roll-over.
+    assert second.active_until is not None and third.activated_at <= second.active_until
+    assert not [at for at, kid in signers if kid == root and at >= second.activated_at]

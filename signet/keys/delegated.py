@@ -152,6 +152,7 @@ class DelegatedBackend:
         self.kms_sign_calls_saved = 0
         self.attestations_signed = 0
         self.root_signatures = 0
+        self._last_attestation_seconds = 0.0  # how long the root took to attest the last key
 
     # -- KeyBackend ------------------------------------------------------------------------
 
@@ -238,7 +239,9 @@ class DelegatedBackend:
         self._activate_ready(now, seen)
         if self._successor_due(now):
             await self._create(now)
-            await self._sync_store(now)
+            # The clock again: the root's Sign may have taken seconds (KMS retries), and the
+            # new key's publish lead starts when it reaches Redis, not when this pass began.
+            await self._sync_store(self.clock())
         return {k.kid for k in self.published_keys()} != before
 
     async def run(self, on_change: Callable[[], Awaitable[None] | None] | None = None) -> None:
@@ -259,13 +262,13 @@ class DelegatedBackend:
         """The tick interval, or sooner when a pending key may start signing or the signing
         key's successor is due."""
         now = self.clock()
-        lead, tick = self.timing.publish_lead, self.timing.tick
-        times = [now + tick]
+        lead = self.timing.publish_lead
+        times = [now + self.timing.tick]
         for key in self.own:
             if key.activated_at is None and key.visible_since is not None:
                 times.append(key.visible_since + lead)
             if key.active_until is not None:
-                times += [key.active_until - lead - tick, key.active_until]
+                times += [key.active_until - lead - self._successor_margin(), key.active_until]
         return max(0.01, min(t for t in times if t > now) - now)
 
     async def _sync_store(self, now: float) -> set[str] | None:
@@ -374,7 +377,12 @@ class DelegatedBackend:
         active = self._choose(now)
         # One tick early, so the successor is ready to sign before the current key ends.
         end = (active.active_until or now) if active else now
-        return active is None or now >= end - self.timing.publish_lead - self.timing.tick
+        return active is None or now >= end - self.timing.publish_lead - self._successor_margin()
+
+    def _successor_margin(self) -> float:
+        """How early a successor is attested: one tick, plus twice the last attestation's
+        time, so a slow root (KMS retrying) does not leave the root signing at a roll-over."""
+        return self.timing.tick + 2 * self._last_attestation_seconds
 
     async def _create(self, now: float) -> None:
         """A new key pair in memory, attested by the root (one root Sign)."""
@@ -384,6 +392,7 @@ class DelegatedBackend:
         expires = now + self.timing.published_life + self.timing.lifetime
         data = attestation_input(self.issuer, public.jwk, root.published.alg.name,
                                  root.published.kid, now, expires, now)
+        started = self.clock()
         try:
             signature = await root.sign(data)
         except KeyBackendError as exc:
@@ -391,12 +400,14 @@ class DelegatedBackend:
                         extra={"fields": {"error": str(exc)}})
             return
         self.attestations_signed += 1
+        self._last_attestation_seconds = max(0.0, self.clock() - started)
         if not signatures.verify(root.published.alg, root.published.public_key, data, signature):
             log.error("attestation failed its self-check; key discarded")
             return
         attestation = compact(data, signature)
         self.own.append(EphemeralKey(attested_published_key(self.alg, public.public_key, attestation),
-                                     private_key, attestation, created_at=now, expires=float(int(expires))))
+                                     private_key, attestation, created_at=self.clock(),
+                                     expires=float(int(expires))))
         log.info("delegated key created", extra={"fields": {"kid": public.kid,
                                                              "alg": self.alg.name}})
 
