@@ -324,3 +324,19 @@ async def test_a_slow_root_never_shortens_the_publish_lead_and_is_learned(make) 
     # ...so the next successor was attested early enough: no root signing at that roll-over.
     assert second.active_until is not None and third.activated_at <= second.active_until
     assert not [at for at, kid in signers if kid == root and at >= second.activated_at]
+
+
+async def test_one_freak_slow_attestation_costs_at_most_half_a_lifetime(make) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    backend = await make(clock)
+    clock.now += TIMING.publish_lead
+    await backend.tick()
+    backend._last_attestation_seconds = 10 * TIMING.lifetime  # one Sign that took hours
+    first = backend.own[0]
+    assert first.active_until is not None
+    clock.now = first.active_until - TIMING.publish_lead - TIMING.tick - TIMING.lifetime / 2 - 1
+    await backend.tick()
+    assert len(backend.own) == 1  # not yet: the margin is capped
+    clock.now += 1
+    await backend.tick()
+    assert len(backend.own) == 2

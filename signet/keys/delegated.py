@@ -381,8 +381,9 @@ class DelegatedBackend:
 
     def _successor_margin(self) -> float:
         """How early a successor is attested: one tick, plus twice the last attestation's
-        time, so a slow root (KMS retrying) does not leave the root signing at a roll-over."""
-        return self.timing.tick + 2 * self._last_attestation_seconds
+        time, so a slow root (KMS retrying) does not leave the root signing at a roll-over.
+        At most half a lifetime: one freak Sign must not make every key retire early."""
+        return self.timing.tick + min(2 * self._last_attestation_seconds, self.timing.lifetime / 2)
 
     async def _create(self, now: float) -> None:
         """A new key pair in memory, attested by the root (one root Sign)."""
