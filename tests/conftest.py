@@ -6,13 +6,13 @@ import os
 from collections.abc import Iterator
 
 import aioboto3
-import boto3
 import pytest
 
 from tests.support.processes import (
     MOTO_CREDENTIALS,
     NO_METADATA,
     Service,
+    moto_kms_client,
     start_moto,
     start_redis,
 )
@@ -30,8 +30,7 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def kms(moto_endpoint: str):  # type: ignore[no-untyped-def]
     """A boto3 KMS client on the moto server, for arranging keys in tests."""
-    return boto3.client("kms", endpoint_url=moto_endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return moto_kms_client(moto_endpoint)
 
 
 @pytest.fixture(scope="session")

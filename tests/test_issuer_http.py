@@ -10,7 +10,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import MOTO_CREDENTIALS, Service, free_port, start_issuer, start_moto
+from tests.support.processes import (
+    MOTO_CREDENTIALS,
+    Service,
+    free_port,
+    moto_kms_client,
+    start_issuer,
+    start_moto,
+)
 
 
 @pytest.fixture(scope="module")
@@ -99,10 +106,7 @@ def test_probes(issuer: str) -> None:
 def test_readyz_follows_kms_reachability(kms, moto_endpoint: str) -> None:  # type: ignore[no-untyped-def]
     """A private moto: stopping it makes the issuer unready without stopping the issuer."""
     moto, endpoint = start_moto()
-    import boto3
-
-    client = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    client = moto_kms_client(endpoint)
     key_id = client.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["KeyId"]
     service, base = start_issuer({
         "SIGNET_KEY_BACKEND": "kms", "SIGNET_KMS_KEY_ID": key_id,

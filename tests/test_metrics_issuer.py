@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
 import httpx
 
 from tests.support.metrics import Scrape
-from tests.support.processes import start_fault_proxy, start_issuer, start_moto
+from tests.support.processes import moto_kms_client, start_fault_proxy, start_issuer, start_moto
 from tests.support.tokens import add_client, post_token
 
 CC = {"grant_type": "client_credentials"}
@@ -67,8 +66,7 @@ def test_kms_issuer_times_kms_calls_and_counts_kms_errors_by_code(tmp_path: Path
     proxy, proxy_url = start_fault_proxy(endpoint)
     issuer = None
     try:
-        kms = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        kms = moto_kms_client(endpoint)
         key_id = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["KeyId"]
         env = {"SIGNET_CLIENTS_FILE": str(tmp_path / "clients.yaml")}
         secret = add_client(env, "svc", "--scope", "read", "--audience", "https://api") or ""

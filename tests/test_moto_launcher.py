@@ -8,18 +8,12 @@ from __future__ import annotations
 
 import hashlib
 
-import boto3
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
 DIGEST = hashlib.sha256(b"header.payload").digest()
-
-
-def _client(endpoint: str):  # type: ignore[no-untyped-def]
-    return boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 def _digest_signature_verifies_as_prehashed(kms, spec: str, algorithm: str) -> bool:  # type: ignore[no-untyped-def]
@@ -64,11 +58,11 @@ def test_launcher_refuses_digest_of_wrong_length_like_aws(kms) -> None:  # type:
 
 
 def test_stock_moto_still_differs_from_aws() -> None:
-    from tests.support.processes import start_moto
+    from tests.support.processes import moto_kms_client, start_moto
 
     service, endpoint = start_moto(corrected=False)
     try:
-        kms = _client(endpoint)
+        kms = moto_kms_client(endpoint)
         assert not _digest_signature_verifies_as_prehashed(kms, "ECC_NIST_P256", "ECDSA_SHA_256")
         assert not _digest_signature_verifies_as_prehashed(kms, "RSA_2048", "RSASSA_PSS_SHA_256")
     finally:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
-
-from tests.support.processes import start_issuer, start_moto
+from tests.support.processes import moto_kms_client, start_issuer, start_moto
 from tests.support.tokens import add_client, post_token, verify_access_token
 
 CC = {"grant_type": "client_credentials"}
@@ -16,8 +14,7 @@ def test_kms_backend_issues_tokens_then_answers_503_when_kms_is_gone(tmp_path: P
     moto, endpoint = start_moto()
     issuer = None
     try:
-        kms = boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        kms = moto_kms_client(endpoint)
         key_id = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["KeyId"]
         env = {"SIGNET_CLIENTS_FILE": str(tmp_path / "clients.yaml")}
         secret = add_client(env, "svc", "--scope", "read", "--audience", "https://api") or ""

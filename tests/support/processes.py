@@ -11,7 +11,9 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+import boto3
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,6 +96,12 @@ def start_moto(corrected: bool = True) -> tuple[Service, str]:
     endpoint = f"http://127.0.0.1:{port}"
     service.wait_http(endpoint + "/moto-api/")
     return service, endpoint
+
+
+def moto_kms_client(endpoint: str) -> Any:
+    """A boto3 KMS client on a moto server, for arranging keys in tests."""
+    return boto3.client("kms", endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 def start_fault_proxy(upstream: str) -> tuple[Service, str]:

@@ -26,10 +26,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
 import httpx
 
-from tests.support.processes import Service, start_demo, start_fault_proxy, start_issuer, start_moto
+from tests.support.processes import (
+    Service,
+    moto_kms_client,
+    start_demo,
+    start_fault_proxy,
+    start_issuer,
+    start_moto,
+)
 from tests.support.redis_servers import RedisServer
 from tests.support.tokens import add_client
 
@@ -107,8 +113,7 @@ class Soak:
         self.services.append(moto)
         proxy, self.kms_proxy = start_fault_proxy(moto_url)
         self.services.append(proxy)
-        kms = boto3.client("kms", endpoint_url=moto_url, region_name="us-east-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        kms = moto_kms_client(moto_url)
         key_id = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["KeyId"]
         self.redis = RedisServer().start()
         env = {"SIGNET_CLIENTS_FILE": str(workdir / "clients.yaml")}
