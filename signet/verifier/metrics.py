@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from signet.verifier.lazy import LazyVerifier
 from signet.verifier.verifier import Verifier
 
 # VerifierStats field -> (metric name, help); each becomes a counter named signet_verifier_<name>_total.
@@ -43,16 +44,12 @@ class VerifierCollector:
                  clock: Callable[[], float] = time.time) -> None:
         # A function returning the verifier suits apps that build it at start-up, as for
         # SignetAuthMiddleware.
-        self._verifier = verifier if isinstance(verifier, Verifier) else None
-        self._provider = None if isinstance(verifier, Verifier) else verifier
+        self._verifier = LazyVerifier(verifier)
         self._clock = clock
 
     @property
     def verifier(self) -> Verifier:
-        if self._verifier is None:
-            assert self._provider is not None
-            self._verifier = self._provider()
-        return self._verifier
+        return self._verifier.get()
 
     def collect(self) -> Iterator[Metric]:
         verifier = self.verifier

@@ -13,6 +13,7 @@ from typing import Any
 
 from signet.verifier.bearer import bearer_token, error_response, missing_token_response
 from signet.verifier.errors import MalformedToken, SignetError
+from signet.verifier.lazy import LazyVerifier
 from signet.verifier.verifier import Verifier
 
 Scope = MutableMapping[str, Any]
@@ -36,8 +37,7 @@ class SignetAuthMiddleware:
                  exclude_paths: Iterable[str] = (), realm: str | None = None,
                  manage_lifespan: bool = True) -> None:
         self.app = app
-        self._verifier = verifier if isinstance(verifier, Verifier) else None
-        self._provider = None if isinstance(verifier, Verifier) else verifier
+        self._verifier = LazyVerifier(verifier)
         paths = list(exclude_paths)
         self._exact = frozenset(p for p in paths if not p.endswith("/"))
         self._prefixes = tuple(p for p in paths if p.endswith("/"))
@@ -46,10 +46,7 @@ class SignetAuthMiddleware:
 
     @property
     def verifier(self) -> Verifier:
-        if self._verifier is None:
-            assert self._provider is not None
-            self._verifier = self._provider()
-        return self._verifier
+        return self._verifier.get()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -103,8 +100,10 @@ class SignetAuthMiddleware:
                     await self.verifier.start()
                 except Exception:  # the service may start; requests get 503 until keys come
                     log.exception("verifier warm-up failed")
-            elif message["type"] == "lifespan.shutdown.complete" and self._verifier is not None:
-                await self._verifier.aclose()
+            elif message["type"] == "lifespan.shutdown.complete":
+                built = self._verifier.built
+                if built is not None:
+                    await built.aclose()
             await send(message)
 
         await self.app(scope, receive, send_after_hooks)
