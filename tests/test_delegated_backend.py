@@ -92,12 +92,19 @@ async def test_first_key_is_published_a_lead_before_it_signs_then_signs_without_
     assert jwk[ATTESTATION_MEMBER] == key.attestation and "d" not in jwk
 
 
-async def test_rollover_follows_the_ring_rules(make) -> None:  # type: ignore[no-untyped-def]
+async def first_key_signing(make) -> tuple[Clock, DelegatedBackend, EphemeralKey]:  # type: ignore[no-untyped-def]
+    """A backend whose first ephemeral key has been published for the lead and now signs."""
     clock = Clock()
     backend = await make(clock)
     clock.now += TIMING.publish_lead
     await backend.tick()
     first = backend.own[0]
+    assert first.active_until is not None
+    return clock, backend, first
+
+
+async def test_rollover_follows_the_ring_rules(make) -> None:  # type: ignore[no-untyped-def]
+    clock, backend, first = await first_key_signing(make)
     assert first.active_until == clock.now + TIMING.lifetime
     # The successor is attested and published a publish lead (and one tick) before the first
     # key ends...
@@ -294,12 +301,7 @@ class SlowRoot:
 
 
 async def test_a_slow_root_never_shortens_the_publish_lead_and_is_learned(make) -> None:  # type: ignore[no-untyped-def]
-    clock = Clock()
-    backend = await make(clock)
-    clock.now += TIMING.publish_lead
-    await backend.tick()
-    first = backend.own[0]
-    assert first.active_until is not None
+    clock, backend, first = await first_key_signing(make)
     slow = SlowRoot(backend.root, clock, delay=30)  # each attestation now takes 30 s
     backend.root = slow  # type: ignore[assignment]
     root = root_kid(backend)
@@ -327,13 +329,8 @@ async def test_a_slow_root_never_shortens_the_publish_lead_and_is_learned(make) 
 
 
 async def test_one_freak_slow_attestation_costs_at_most_half_a_lifetime(make) -> None:  # type: ignore[no-untyped-def]
-    clock = Clock()
-    backend = await make(clock)
-    clock.now += TIMING.publish_lead
-    await backend.tick()
+    clock, backend, first = await first_key_signing(make)
     backend._last_attestation_seconds = 10 * TIMING.lifetime  # one Sign that took hours
-    first = backend.own[0]
-    assert first.active_until is not None
     clock.now = first.active_until - TIMING.publish_lead - TIMING.tick - TIMING.lifetime / 2 - 1
     await backend.tick()
     assert len(backend.own) == 1  # not yet: the margin is capped
