@@ -9,6 +9,7 @@ import random
 
 from signet.verifier.errors import MalformedToken
 from signet.verifier.token import decode_segment, fast_parts, split
+from tests.support.verifier_tokens import mutate
 
 TOKEN = ("eyJhbGciOiJFUzI1NiIsImtpZCI6ImsiLCJ0eXAiOiJhdCtqd3QifQ."
          "eyJpc3MiOiJodHRwczovL2kiLCJleHAiOjF9."
@@ -28,18 +29,7 @@ def mutations(token: str, count: int) -> list[str]:
     alphabet = "AQgwEIMUYcko048_-+/=.é \x00ab"
     out = [token, token + "A", token + "AA", token[:-1], token[:-2], token + ".", "." + token,
            token.replace(".", "..", 1), "", "..", "a.b.c", "a.b", "Zg.Zg.Zg", "Zh.Zh.Zh"]
-    for _ in range(count):
-        chars = list(token)
-        for _ in range(rng.randint(1, 3)):
-            i = rng.randrange(len(chars))
-            kind = rng.random()
-            if kind < 0.5:
-                chars[i] = rng.choice(alphabet)
-            elif kind < 0.75:
-                del chars[i]
-            else:
-                chars.insert(i, rng.choice(alphabet))
-        out.append("".join(chars))
+    out += [mutate(token, rng, alphabet, 3, 0.5, 0.75) for _ in range(count)]
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,24 @@ from signet.jose import b64url_encode
 from signet.keys.local import LocalKeyBackend, LocalSigningKey
 
 AUDIENCE = "api://test"
+
+
+def mutate(text: str, rng: random.Random, alphabet: str, max_edits: int,
+           replace_below: float, delete_below: float) -> str:
+    """`text` after 1..max_edits random edits at random places: a roll under `replace_below`
+    replaces a character, under `delete_below` deletes one, else one is inserted (new
+    characters from `alphabet`)."""
+    chars = list(text)
+    for _ in range(rng.randint(1, max_edits)):
+        position = rng.randrange(len(chars))
+        roll = rng.random()
+        if roll < replace_below:
+            chars[position] = rng.choice(alphabet)
+        elif roll < delete_below:
+            del chars[position]
+        else:
+            chars.insert(position, rng.choice(alphabet))
+    return "".join(chars)
 
 
 def access_claims(issuer: str, **overrides: Any) -> dict[str, Any]:
