@@ -330,7 +330,7 @@ async def test_a_slow_root_never_shortens_the_publish_lead_and_is_learned(make) 
 
 async def test_one_freak_slow_attestation_costs_at_most_half_a_lifetime(make) -> None:  # type: ignore[no-untyped-def]
     clock, backend, first = await first_key_signing(make)
-    backend._last_attestation_seconds = 10 * TIMING.lifetime  # one Sign that took hours
+    backend._last_creation_seconds = 10 * TIMING.lifetime  # one Sign that took hours
     clock.now = first.active_until - TIMING.publish_lead - TIMING.tick - TIMING.lifetime / 2 - 1
     await backend.tick()
     assert len(backend.own) == 1  # not yet: the margin is capped

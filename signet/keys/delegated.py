@@ -152,7 +152,7 @@ class DelegatedBackend:
         self.kms_sign_calls_saved = 0
         self.attestations_signed = 0
         self.root_signatures = 0
-        self._last_attestation_seconds = 0.0  # how long the root took to attest the last key
+        self._last_creation_seconds = 0.0  # key generation + the root's Sign, for the last key
 
     # -- KeyBackend ------------------------------------------------------------------------
 
@@ -380,10 +380,11 @@ class DelegatedBackend:
         return active is None or now >= end - self.timing.publish_lead - self._successor_margin()
 
     def _successor_margin(self) -> float:
-        """How early a successor is attested: one tick, plus twice the last attestation's
-        time, so a slow root (KMS retrying) does not leave the root signing at a roll-over.
-        At most half a lifetime: one freak Sign must not make every key retire early."""
-        return self.timing.tick + min(2 * self._last_attestation_seconds, self.timing.lifetime / 2)
+        """How early a successor is attested: one tick, plus twice the time the last key took
+        to create, so a slow root (KMS retrying) does not leave the root signing at a
+        roll-over. At most half a lifetime: one freak Sign must not make every key retire
+        early."""
+        return self.timing.tick + min(2 * self._last_creation_seconds, self.timing.lifetime / 2)
 
     async def _create(self, now: float) -> None:
         """A new key pair in memory, attested by the root (one root Sign)."""
@@ -393,7 +394,6 @@ class DelegatedBackend:
         expires = now + self.timing.published_life + self.timing.lifetime
         data = attestation_input(self.issuer, public.jwk, root.published.alg.name,
                                  root.published.kid, now, expires, now)
-        started = self.clock()
         try:
             signature = await root.sign(data)
         except KeyBackendError as exc:
@@ -401,13 +401,14 @@ class DelegatedBackend:
                         extra={"fields": {"error": str(exc)}})
             return
         self.attestations_signed += 1
-        self._last_attestation_seconds = max(0.0, self.clock() - started)
+        signed_at = self.clock()  # the key exists from here: its lead cannot start earlier
+        self._last_creation_seconds = max(0.0, signed_at - now)
         if not signatures.verify(root.published.alg, root.published.public_key, data, signature):
             log.error("attestation failed its self-check; key discarded")
             return
         attestation = compact(data, signature)
         self.own.append(EphemeralKey(attested_published_key(self.alg, public.public_key, attestation),
-                                     private_key, attestation, created_at=self.clock(),
+                                     private_key, attestation, created_at=signed_at,
                                      expires=float(int(expires))))
         log.info("delegated key created", extra={"fields": {"kid": public.kid,
                                                              "alg": self.alg.name}})
