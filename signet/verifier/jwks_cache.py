@@ -274,11 +274,15 @@ class JwksCache:
         deadline = self._clock() + self.policy.lock_timeout
         while self._clock() < deadline:
             await asyncio.sleep(WAIT_POLL_SECONDS)
+            # The lock first, then the entry: a holder writes before it releases, so once the
+            # lock is seen free, the read after it sees the result. (Read first, and a holder
+            # finishing between the two looks like one that died: a second origin fetch.)
+            held = await self._store.lock_held(issuer)
             entry = await self._store.read(issuer)
             if entry is not None and (before is None or entry.fetched_at != before.fetched_at):
                 self.stats.redis_loads += 1
                 return entry
-            if not await self._store.lock_held(issuer):
+            if not held:
                 return None
         return None
 
