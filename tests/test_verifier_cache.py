@@ -225,6 +225,79 @@ async def test_forged_redis_entry_is_ignored_with_an_integrity_key(
         assert await code_of(verifier, real_token) == "ok"
 
 
+async def test_replayed_old_entries_never_bring_back_a_removed_key(
+        proxy: CountingProxy, issuers: dict[str, str], redis_url: str, prefix: str, keys: Keys,
+        verifiers: list[Verifier]) -> None:
+    """An attacker with Redis write access (but not the integrity key) saved two genuine,
+    correctly MAC'd entries from before key A was withdrawn. Holding the fetch lock, they swap
+    the entry between the two while the verifier waits for "another instance": neither may
+    bring key A back, nor drop the current key B."""
+    proxy.upstream = issuers["ab"]
+    verifier = await started(verifiers, **options(
+        proxy, redis_url, prefix, cache_integrity_key=INTEGRITY_KEY, min_cache_seconds=1,
+        max_cache_seconds=1, http_timeout_seconds=1))
+    client = redis.Redis.from_url(redis_url)
+    name = f"{prefix}jwks:{ISSUER}"
+    kid_a, kid_b = keys.a.published.kid, keys.b.published.kid
+    old_entries = [client.get(name)]
+
+    async def rewritten() -> bool:
+        return client.get(name) != old_entries[0]
+
+    await until(rewritten)  # a scheduled refresh wrote a second genuine A+B entry
+    old_entries.append(client.get(name))
+    assert all(kid_a.encode() in entry for entry in old_entries)
+    proxy.upstream = issuers["b"]  # key A is withdrawn
+
+    async def withdrawn() -> bool:
+        return verifier.known_kids(ISSUER) == {kid_b}
+
+    await until(withdrawn)
+    lock = f"{prefix}lock:{ISSUER}"
+    seen: list[set[str]] = []
+    deadline = time.monotonic() + 4.0
+    swaps = 0
+    while time.monotonic() < deadline:
+        client.set(lock, b"attacker", px=2000)
+        client.set(name, old_entries[swaps % 2])
+        client.publish(f"{prefix}jwks-changed", ISSUER)
+        swaps += 1
+        seen.append(set(verifier.known_kids(ISSUER)))
+        await asyncio.sleep(0.05)
+    client.delete(lock)
+    assert all(kids == {kid_b} for kids in seen), [kids for kids in seen if kids != {kid_b}][:3]
+    assert verifier.stats.lock_waits >= 1  # the attack was set up: it waited behind the lock
+    assert await code_of(verifier, sign_claims(keys.a, access_claims(ISSUER))) == "unknown_kid"
+    assert await code_of(verifier, sign_claims(keys.b, access_claims(ISSUER))) == "ok"
+
+
+async def test_stale_or_overlong_redis_entries_are_refused(redis_url: str, prefix: str,
+                                                           keys: Keys, proxy: CountingProxy,
+                                                           issuers: dict[str, str],
+                                                           verifiers: list[Verifier]) -> None:
+    """Entries written with the integrity key (as a compromised instance could) that claim a
+    fetch time far in the future or a lifetime beyond the policy are not applied: no Redis
+    write extends a key's life past what the issuer published."""
+    import redis.asyncio as aioredis
+
+    proxy.upstream = issuers["a"]
+    writer = aioredis.Redis.from_url(redis_url)
+    store = RedisJwksStore(writer, prefix, INTEGRITY_KEY.encode(), VerifierStats())
+    document = json.dumps({"keys": [keys.b.published.jwk]})
+    try:
+        await store.write(StoredJwks(ISSUER, document, time.time() + 3600, 60, None), 60)
+        future = await started(verifiers, **options(proxy, redis_url, prefix,
+                                                     cache_integrity_key=INTEGRITY_KEY))
+        assert future.known_kids(ISSUER) == {keys.a.published.kid}  # from the issuer instead
+        await store.write(StoredJwks(ISSUER, document, time.time(), 10**6, None), 60)
+        overlong = await started(verifiers, **options(proxy, redis_url, prefix,
+                                                      cache_integrity_key=INTEGRITY_KEY))
+        assert overlong.known_kids(ISSUER) == {keys.a.published.kid}
+        assert proxy.count(JWKS) == 2
+    finally:
+        await writer.aclose()
+
+
 async def test_unusable_redis_document_falls_back_to_the_issuer(
         proxy: CountingProxy, redis_url: str, prefix: str, keys: Keys,
         verifiers: list[Verifier]) -> None:

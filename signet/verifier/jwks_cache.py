@@ -9,6 +9,13 @@ path only reads the `IssuerKeys` objects this class replaces. Per issuer:
   instance makes every instance reload at once;
 - an unknown kid causes one refetch, then a cooldown (in process and fleet-wide);
 - when the issuer and Redis fail, the last good keys are used up to `max_staleness`.
+
+Whoever can write to Redis must not be able to turn the clock back. An entry read from Redis
+is applied only when it is at least as new as everything this instance has already applied
+(a floor per issuer, in memory), when it is still within its own usable time, and when it
+claims neither a fetch time in the future nor a lifetime beyond the policy; and a kid this
+instance has seen removed comes back only from the issuer itself, never from Redis. With a
+cache-integrity key that leaves a Redis writer replaying the newest genuine entry at most.
 """
 
 from __future__ import annotations
@@ -36,6 +43,10 @@ log = logging.getLogger("signet.verifier")
 DEFAULT_MAX_AGE = 300.0  # when the issuer sends no Cache-Control max-age
 WAIT_POLL_SECONDS = 0.05  # how often an instance waiting on another's fetch looks at Redis
 ANNOUNCED_REFETCH_INTERVAL = 1.0  # seconds: the issuer's change announcements, per issuer
+# A Redis entry may claim a fetch time this far ahead of our clock (other instances' clocks
+# differ a little); further ahead, it would raise the floor and block newer entries.
+MAX_CLOCK_AHEAD = 60.0
+MAX_REMEMBERED_REMOVALS = 1024  # removed kids remembered per issuer (oldest forgotten first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +93,9 @@ class JwksCache:
         self._retry_after: dict[str, float] = {}
         self._announced_at: dict[str, float] = {}
         self._cooldown_until: dict[str, float] = {}
+        # Per issuer: the newest fetch time applied (never lowered), and the kids seen removed.
+        self._floor: dict[str, float] = {}
+        self._removed_seen: dict[str, dict[str, float]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._starting: asyncio.Task[None] | None = None
 
@@ -202,11 +216,12 @@ class JwksCache:
                 state.refresh_error = None  # another instance reached the issuer
                 return True
         try:
-            fetched, keys = await self._fetch_shared(issuer, cached, redis_ok)
+            fetched, keys, source = await self._fetch_shared(issuer, cached, redis_ok)
         except (FetchError, JwksError, RedisError) as exc:
             return self._fetch_failed(issuer, reason, exc, cached)
+        if not self._apply(issuer, fetched, source, keys):
+            return self._fetch_failed(issuer, reason, JwksError("the shared entry was refused"), None)
         self._retry_after.pop(issuer, None)
-        self._apply(issuer, fetched, "issuer", keys)
         state.refresh_error = None
         return True
 
@@ -231,16 +246,17 @@ class JwksCache:
         return False
 
     async def _fetch_shared(self, issuer: str, cached: StoredJwks | None,
-                            redis_ok: bool) -> tuple[StoredJwks, dict[str, BoundKey]]:
-        """Fetch from the issuer, letting only one instance of the fleet do it at a time."""
+                            redis_ok: bool) -> tuple[StoredJwks, dict[str, BoundKey], str]:
+        """Fetch from the issuer, letting only one instance of the fleet do it at a time.
+        Returns the entry, its keys and where it came from ("issuer" or "redis")."""
         if not redis_ok or self._store is None:
-            return await self._fetch_origin(issuer, cached)
+            return *await self._fetch_origin(issuer, cached), "issuer"
         lock = self._store.lock(issuer, self.policy.lock_timeout)
         try:
             acquired = await lock.acquire()
         except RedisError as exc:
             self._redis_failed("lock", issuer, exc)
-            return await self._fetch_origin(issuer, cached)
+            return *await self._fetch_origin(issuer, cached), "issuer"
         if not acquired:
             try:
                 waited = await self._wait_for_other_instance(issuer, cached)
@@ -248,18 +264,19 @@ class JwksCache:
                 self._redis_failed("wait", issuer, exc)
                 waited = None
             if waited is not None:
-                return waited, self._parse(issuer, waited)
-            return await self._fetch_origin(issuer, cached)  # the holder gave up or died
+                return waited, self._parse(issuer, waited), "redis"
+            return *await self._fetch_origin(issuer, cached), "issuer"  # the holder gave up or died
         try:
             # Another instance may have finished its fetch between our read and the lock.
             latest = await self._store.read(issuer)
             if latest is not None and latest.fresh_until > self._clock() and (
-                    cached is None or latest.fetched_at > cached.fetched_at):
+                    cached is None or latest.fetched_at > cached.fetched_at) and self._acceptable(
+                    issuer, latest):
                 self.stats.redis_loads += 1
-                return latest, self._parse(issuer, latest)
+                return latest, self._parse(issuer, latest), "redis"
             fetched, keys = await self._fetch_origin(issuer, cached)
             await self._publish(fetched, changed=cached is None or cached.document != fetched.document)
-            return fetched, keys
+            return fetched, keys, "issuer"
         finally:
             with contextlib.suppress(LockError, RedisError):
                 await lock.release()
@@ -279,7 +296,10 @@ class JwksCache:
             # finishing between the two looks like one that died: a second origin fetch.)
             held = await self._store.lock_held(issuer)
             entry = await self._store.read(issuer)
-            if entry is not None and (before is None or entry.fetched_at != before.fetched_at):
+            # Only a result newer than what we held before and than anything applied here,
+            # and still fresh: an older entry written meanwhile is a replay, not a result.
+            if (entry is not None and (before is None or entry.fetched_at > before.fetched_at)
+                    and entry.fresh_until > self._clock() and self._acceptable(issuer, entry)):
                 self.stats.redis_loads += 1
                 return entry
             if not held:
@@ -339,10 +359,28 @@ class JwksCache:
 
     # -- the memory layer ---------------------------------------------------------------
 
+    def _acceptable(self, issuer: str, entry: StoredJwks) -> bool:
+        """Whether an entry read from Redis may replace what this instance holds: not older
+        than the floor, not past its own usable time, no fetch time from the future, no
+        lifetime beyond the policy."""
+        now = self._clock()
+        if entry.fetched_at < self._floor.get(issuer, 0.0):
+            return False
+        if entry.fetched_at > now + MAX_CLOCK_AHEAD or entry.max_age > self.policy.max_ttl:
+            return False
+        return now <= entry.fresh_until + self.policy.max_staleness
+
     def _apply(self, issuer: str, entry: StoredJwks, source: str,
                keys: dict[str, BoundKey] | None = None) -> bool:
-        """Make `entry` the issuer's key set; False when its document is unusable."""
+        """Make `entry` the issuer's key set; False when its document is unusable, or when it
+        came from Redis and would turn this instance's clock back (see `_acceptable`)."""
         state = self.issuers[issuer]
+        from_issuer = source in ("issuer", "preloaded")  # not Redis: the truth
+        if not from_issuer and not self._acceptable(issuer, entry):
+            self.stats.redis_entries_refused += 1
+            log.warning("ignoring a Redis JWKS entry older than the keys in use", extra={"fields": {
+                "issuer": issuer, "source": source, "fetched_at": entry.fetched_at}})
+            return False
         if keys is None:
             try:
                 keys, _ = parse_jwks(entry.document, self._algorithms, state.keys,
@@ -351,13 +389,27 @@ class JwksCache:
                 log.warning("ignoring an unusable JWKS", extra={"fields": {
                     "issuer": issuer, "source": source, "error": str(exc)}})
                 return False
+        removed_seen = self._removed_seen.setdefault(issuer, {})
+        if from_issuer:
+            for kid in keys:  # the issuer itself published it again
+                removed_seen.pop(kid, None)
+        elif any(kid in removed_seen for kid in keys):
+            self.stats.redis_entries_refused += 1
+            log.warning("ignoring a Redis JWKS entry that brings back a removed key", extra={
+                "fields": {"issuer": issuer, "source": source}})
+            return False
         removed = removed_kids(state.keys, keys)
         changed = entry.document != state.document
         state.keys = keys  # first the keys, then the generation: see Verifier._verify_now
         state.document, state.etag, state.fetched_at = entry.document, entry.etag, entry.fetched_at
         state.fresh_until = entry.fresh_until
         state.usable_until = entry.fresh_until + self.policy.max_staleness
+        self._floor[issuer] = max(self._floor.get(issuer, 0.0), entry.fetched_at)
         if removed:
+            for kid in removed:
+                removed_seen[kid] = entry.fetched_at
+            while len(removed_seen) > MAX_REMEMBERED_REMOVALS:
+                del removed_seen[next(iter(removed_seen))]
             state.generation += 1
             self.stats.keys_removed += len(removed)
             self._on_removed(issuer, removed)

@@ -25,6 +25,8 @@ _STATS = {
     "discovery_fetches": ("discovery_fetches", "OpenID discovery documents fetched"),
     "redis_errors": ("redis_errors", "Redis failures the verifier carried on without"),
     "integrity_failures": ("redis_integrity_failures", "Redis entries whose HMAC did not verify"),
+    "redis_entries_refused": ("redis_entries_refused",
+                              "Redis entries refused: older than the keys in use, or reviving a removed key"),
     "lock_waits": ("fetch_lock_waits", "Waits for another instance's JWKS fetch"),
     "pubsub_reloads": ("pubsub_reloads", "Key sets reloaded after another instance announced a change"),
     "issuer_announcements": ("issuer_announcements", "Refetches after the issuer announced a key change"),

@@ -20,6 +20,7 @@ class VerifierStats:
     redis_loads: int = 0  # key sets taken from Redis instead of the issuer
     redis_errors: int = 0  # Redis unreachable or failing; the verifier carried on without it
     integrity_failures: int = 0  # Redis entries whose HMAC did not verify (ignored)
+    redis_entries_refused: int = 0  # Redis entries older than the keys in use, or reviving a removed kid
     lock_waits: int = 0  # another instance held the fetch lock; this one waited for its result
     pubsub_reloads: int = 0  # key sets reloaded because another instance announced a change
     issuer_announcements: int = 0  # refetches because the issuer announced a key ring change
