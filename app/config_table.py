@@ -95,7 +95,8 @@ ISSUER_MEANINGS: dict[str, str] = {
         "How often each replica re-reads the key ring (and so how stale its view can be)."),
     "SIGNET_ADMIN_TOKEN": (
         "Enables the admin API (`/admin/...`) for callers presenting `Authorization: Bearer "
-        "<token>`. Unset: the admin API answers 404."),
+        "<token>`. Unset or empty: the admin API answers 404. At least 32 characters: a shorter "
+        "token refuses start-up."),
     "SIGNET_REDIS_URL": (
         "Redis used by the issuer (throttling, the KMS key ring lock) and by tests. Required for "
         "managed KMS keys. `redis://`, `rediss://`, `unix://`, `redis+cluster://` or "
@@ -150,7 +151,8 @@ VERIFIER_MEANINGS: dict[str, str] = {
         "Redis shared by the fleet (`redis://`, `rediss://`, `unix://`, `redis+cluster://`, "
         "`redis+sentinel://`; see [Redis URLs](#redis-urls)). Without it: memory and HTTP only."),
     "SIGNET_VERIFIER_REDIS_PREFIX": "Prefix of the verifier's Redis keys and channel (one per deployment).",
-    "SIGNET_CACHE_INTEGRITY_KEY": "Secret (16+ bytes) for the HMAC on Redis entries. Strongly recommended.",
+    "SIGNET_CACHE_INTEGRITY_KEY": (
+        "Secret (16+ bytes) for the HMAC on Redis entries; empty means unset. Strongly recommended."),
     "SIGNET_VERIFIER_MIN_CACHE_SECONDS": "Lower bound of the issuer's max-age.",
     "SIGNET_VERIFIER_MAX_CACHE_SECONDS": (
         "Upper bound of the issuer's max-age (300 when the issuer sends none)."),

@@ -30,6 +30,9 @@ class ConfigurationError(Exception):
 
 
 
+MIN_ADMIN_TOKEN_CHARS = 32  # SIGNET_ADMIN_TOKEN; empty means unset
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
@@ -92,6 +95,21 @@ class Settings(BaseSettings):
     def _known_algorithm(cls, value: str) -> str:
         if value not in ALGORITHMS:
             raise ValueError(f"unsupported algorithm {value!r}; choose one of {', '.join(ALGORITHMS)}")
+        return value
+
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _admin_token(cls, value: object) -> object:
+        """Empty (as templating often leaves it) means unset: no admin API. A set token must
+        be long enough that guessing it online is hopeless."""
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if len(value) < MIN_ADMIN_TOKEN_CHARS:
+                raise ValueError(f"must be at least {MIN_ADMIN_TOKEN_CHARS} characters (for example:"
+                                 " python -c 'import secrets; print(secrets.token_urlsafe(32))')")
         return value
 
     @field_validator("redis_url")

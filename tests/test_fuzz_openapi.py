@@ -27,7 +27,7 @@ from tests.support import fuzzing
 from tests.support.processes import start_issuer
 from tests.support.tokens import add_client
 
-ADMIN_TOKEN = "admin-secret-for-schemathesis"
+ADMIN_TOKEN = "admin-secret-for-schemathesis-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")

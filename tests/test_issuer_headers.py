@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.processes import start_issuer
 
-ADMIN_TOKEN = "admin-secret-for-headers"
+ADMIN_TOKEN = "admin-secret-for-headers-0123456789abcdef"
 ORIGIN = {"Origin": "https://evil.example"}
 
 

@@ -24,7 +24,7 @@ def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     service, base = start_issuer({
         "SIGNET_LOCAL_KEY_DIR": str(tmp / "keys"), "SIGNET_CLIENTS_FILE": str(tmp / "clients.yaml"),
         "SIGNET_MAX_HEADER_BYTES": str(HEADER_LIMIT), "SIGNET_TOKEN_MAX_BODY_BYTES": str(BODY_LIMIT),
-        "SIGNET_ADMIN_TOKEN": "admin-secret-for-limits"})
+        "SIGNET_ADMIN_TOKEN": "admin-secret-for-limits-0123456789abcdef"})
     yield base
     service.stop()
 

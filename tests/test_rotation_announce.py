@@ -16,7 +16,7 @@ from tests.support.processes import start_issuer
 
 def test_rotation_is_announced_and_verifiers_refetch_at_once(tmp_path: Path, redis_url: str) -> None:
     service, issuer = start_issuer({"SIGNET_LOCAL_KEY_DIR": str(tmp_path), "SIGNET_REDIS_URL": redis_url,
-                                    "SIGNET_ADMIN_TOKEN": "admin-token-for-tests",
+                                    "SIGNET_ADMIN_TOKEN": "admin-token-for-tests-0123456789abcdef",
                                     "SIGNET_ROTATION_PERIOD": "0"})
     verifier = Verifier(issuer, "api://x", redis_url=redis_url, min_cache_seconds=600,
                         max_cache_seconds=3600, redis_prefix=f"signet:test:{uuid.uuid4().hex}:")
@@ -25,7 +25,7 @@ def test_rotation_is_announced_and_verifiers_refetch_at_once(tmp_path: Path, red
         first = verifier.key_status(issuer)
         assert len(first.kids) == 1
         response = httpx.post(issuer + "/admin/keys/rotate",
-                              headers={"Authorization": "Bearer admin-token-for-tests"})
+                              headers={"Authorization": "Bearer admin-token-for-tests-0123456789abcdef"})
         assert response.status_code == 200
         new = {k["kid"] for k in response.json()["keys"]} - set(first.kids)
         deadline = time.monotonic() + 20
@@ -49,10 +49,10 @@ def test_emergency_retire_is_refused_by_verifiers_within_one_refresh(tmp_path: P
     clients = str(tmp_path / "clients.yaml")
     secret = add_client({"SIGNET_CLIENTS_FILE": clients}, "svc", "--scope", "read",
                         "--audience", "api://x")
-    admin = {"Authorization": "Bearer admin-token-for-tests"}
+    admin = {"Authorization": "Bearer admin-token-for-tests-0123456789abcdef"}
     service, issuer = start_issuer({"SIGNET_LOCAL_KEY_DIR": str(tmp_path / "keys"),
                                     "SIGNET_CLIENTS_FILE": clients, "SIGNET_REDIS_URL": redis_url,
-                                    "SIGNET_ADMIN_TOKEN": "admin-token-for-tests",
+                                    "SIGNET_ADMIN_TOKEN": "admin-token-for-tests-0123456789abcdef",
                                     "SIGNET_ROTATION_PERIOD": "0"})
     verifier = Verifier(issuer, "api://x", redis_url=redis_url, min_cache_seconds=600,
                         max_cache_seconds=3600, redis_prefix=f"signet:test:{uuid.uuid4().hex}:")

@@ -4,6 +4,7 @@ whether the change comes from its own schedule, the `signet keys` CLI or the adm
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -105,7 +106,7 @@ def test_scheduled_rotation_keeps_the_timing_rules(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def admin_issuer(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     service, base = start_issuer({"SIGNET_LOCAL_KEY_DIR": str(tmp_path_factory.mktemp("k")),
-                                  "SIGNET_ADMIN_TOKEN": "admin-secret-for-tests",
+                                  "SIGNET_ADMIN_TOKEN": "admin-secret-for-tests-0123456789abcdef",
                                   "SIGNET_ROTATION_PERIOD": "0", **FAST})
     yield base
     service.stop()
@@ -121,8 +122,34 @@ def test_admin_api_is_off_without_a_token(tmp_path: Path) -> None:
         service.stop()
 
 
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_admin_token_leaves_the_admin_api_off(tmp_path: Path, value: str) -> None:
+    """`SIGNET_ADMIN_TOKEN=` (as templating leaves it) is unset, not an empty credential:
+    `Authorization: Bearer` with nothing after it must not rotate keys."""
+    service, base = start_issuer({"SIGNET_LOCAL_KEY_DIR": str(tmp_path), "SIGNET_ADMIN_TOKEN": value})
+    try:
+        for header in ("Bearer", "Bearer  x"):
+            listed = httpx.get(base + "/admin/keys", headers={"Authorization": header})
+            rotated = httpx.post(base + "/admin/keys/rotate", headers={"Authorization": header})
+            assert (listed.status_code, rotated.status_code) == (404, 404), header
+        jwks = httpx.get(base + "/.well-known/jwks.json").json()
+        assert len(jwks["keys"]) == 1  # nothing was rotated
+    finally:
+        service.stop()
+
+
+def test_a_short_admin_token_refuses_start_up(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "check"], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "SIGNET_LOCAL_KEY_DIR": str(tmp_path), "SIGNET_ADMIN_TOKEN": "x" * 31,
+             "SIGNET_ISSUER": "http://127.0.0.1:1"})
+    assert result.returncode != 0
+    assert "SIGNET_ADMIN_TOKEN: must be at least 32 characters" in result.stderr + result.stdout
+    assert "x" * 31 not in result.stderr + result.stdout  # the secret itself is never printed
+
+
 @pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic YWRtaW4=", "Bearer",
-                                    "Bearer admin-secret-for-tests-and-more"])
+                                    "Bearer admin-secret-for-tests-0123456789abcdef-and-more"])
 def test_admin_api_refuses_bad_credentials(admin_issuer: str, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
     response = httpx.post(admin_issuer + "/admin/keys/rotate", headers=headers)
@@ -132,7 +159,7 @@ def test_admin_api_refuses_bad_credentials(admin_issuer: str, header: str | None
 
 
 def test_admin_api_rotates_and_retires(admin_issuer: str) -> None:
-    auth = {"Authorization": "Bearer admin-secret-for-tests"}
+    auth = {"Authorization": "Bearer admin-secret-for-tests-0123456789abcdef"}
     ring = httpx.get(admin_issuer + "/admin/keys", headers=auth).json()["keys"]
     assert [k["state"] for k in ring] == ["active"]
     old = ring[0]["kid"]

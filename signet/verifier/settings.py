@@ -119,6 +119,8 @@ class VerifierSettings:
                 raise VerifierConfigError(ENVIRONMENT["root_keys"], str(exc)) from None
         if "cache_integrity_key" in values:
             values["cache_integrity_key"] = _integrity_key(values["cache_integrity_key"])
+            if values["cache_integrity_key"] is None:
+                del values["cache_integrity_key"]
         settings = cls(**values)
         settings._check_urls()
         if settings.min_cache_seconds > settings.max_cache_seconds:
@@ -163,8 +165,13 @@ def _algorithms(value: Any) -> tuple[str, ...]:
     return names
 
 
-def _integrity_key(value: Any) -> bytes:
+def _integrity_key(value: Any) -> bytes | None:
+    """None when empty (as templating often leaves it): the same as unset."""
+    if value is None:
+        return None
     key = value.encode() if isinstance(value, str) else bytes(value)
+    if not key.strip():
+        return None
     if len(key) < MIN_INTEGRITY_KEY_BYTES:
         raise VerifierConfigError(ENVIRONMENT["cache_integrity_key"],
                                   f"must be at least {MIN_INTEGRITY_KEY_BYTES} bytes")
