@@ -13,7 +13,13 @@ import binascii
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-from app.assertions import JWT_BEARER, AssertionRejected, unverified_client_id, verify_assertion
+from app.assertions import (
+    JWT_BEARER,
+    AssertionRejected,
+    check_without_a_client,
+    unverified_client_id,
+    verify_assertion,
+)
 from app.client_secrets import SecretVerifier
 from app.clients import CLIENT_ID, Client, ClientRegistry
 from app.form import TokenForm
@@ -125,6 +131,8 @@ class Authenticator:
                 raise invalid_client(FAILED)
             return
         if client is None or not client.keys or creds.assertion is None:
+            if creds.assertion is not None:
+                check_without_a_client(creds.assertion)
             raise invalid_client(FAILED)
         try:
             await verify_assertion(creds.assertion, client, audiences=self.assertion_audiences,

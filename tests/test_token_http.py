@@ -617,3 +617,60 @@ def test_logs_hold_no_secrets_and_no_token_signatures(world: World) -> None:
     for value in forbidden:
         assert value not in log
     assert "Traceback" not in log
+
+
+# -- client assertions: claim types, what an unknown client learns, the replay record --------
+
+_ODD_VALUES = {"numeric string": "1796000000", "bool": True, "float": 1.5, "huge int": 10**400,
+               "null": None, "array": [1, 2]}
+
+
+# (A float is a valid NumericDate, and a numeric string a valid jti: neither is odd there.)
+_ODD_CASES = [(claim, kind) for claim in ("exp", "iat", "nbf", "jti", "aud", "iss", "sub")
+              for kind in _ODD_VALUES
+              if not (kind == "float" and claim in ("exp", "iat", "nbf"))
+              and not (kind == "numeric string" and claim == "jti")]
+
+
+@pytest.mark.parametrize(("claim", "kind"), _ODD_CASES)
+def test_client_assertion_claim_types_never_give_a_5xx(world: World, claim: str, kind: str) -> None:
+    """A correctly signed assertion whose claim has an odd JSON type: 401 invalid_client with
+    a reason (PyJWT alone accepts `exp: "1796..."`, which then broke the lifetime check)."""
+    value = _ODD_VALUES[kind]
+    if claim == "exp" and kind == "numeric string":
+        value = str(int(time.time()) + 60)  # the exact shape that gave a 500
+    now = int(time.time())
+    body = {"iss": "ec-jwt", "sub": "ec-jwt", "aud": world.token_url, "iat": now, "exp": now + 60,
+            "jti": f"odd-{claim}-{kind}-{now}", claim: value}
+    # PyJWS, not jwt.encode: PyJWT refuses to *encode* some of these (a non-string iss).
+    signed = jwt.PyJWS().encode(json.dumps(body).encode(), world.keys["ec-jwt"], algorithm="ES256",
+                                headers={"kid": "ec-1"})
+    response = post_token(world.base, assertion_form(signed))
+    assert response.status_code in (400, 401), (claim, kind, response.status_code, response.text)
+    assert response.json()["error"] in ("invalid_client", "invalid_request"), response.text
+    assert response.json().get("error_description"), response.text
+
+
+def test_assertion_errors_do_not_tell_which_clients_use_private_key_jwt(world: World) -> None:
+    """Junk signature with `typ: at+jwt`: a registered and an unknown client id get the same
+    answer (the `typ` check comes only after a signature verified)."""
+    junk = ec.generate_private_key(ec.SECP256R1())
+    answers = []
+    for client_id in ("ec-jwt", "no-such-client"):
+        signed = assertion(junk, "ES256", client_id, world.token_url, headers={"typ": "at+jwt"})
+        response = post_token(world.base, assertion_form(signed))
+        answers.append((response.status_code, response.json()))
+    assert answers[0] == answers[1], answers
+    assert answers[0][0] == 401
+
+
+def test_the_jti_record_outlives_every_instant_the_assertion_is_accepted() -> None:
+    """Injected clock: for any `exp` and `now` (fractions included), the replay record lives
+    past `exp + leeway`, the last instant PyJWT accepts the assertion."""
+    from app.assertions import LEEWAY_SECONDS, replay_ttl
+
+    base = 1_796_000_000.0
+    for exp_fraction in (0.0, 0.01, 0.5, 0.99):
+        for now_offset in (-LEEWAY_SECONDS + 0.01, -0.5, 0.0, 0.3, 29.5, 59.99):
+            exp, now = base + 60 + exp_fraction, base + 60 + now_offset
+            assert now + replay_ttl(exp, now) > exp + LEEWAY_SECONDS, (exp_fraction, now_offset)
