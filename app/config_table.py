@@ -166,6 +166,9 @@ VERIFIER_MEANINGS: dict[str, str] = {
     "SIGNET_VERIFIER_ROOT_KEYS": (
         "Pinned root keys (RFC 7638 thumbprints, comma-separated, or a JWK / JWK array / JWKS):"
         " then only keys with a valid `signet_attestation` by one of them are trusted."),
+    "SIGNET_VERIFIER_JWKS_HOSTS": (
+        "Hosts, comma-separated, besides each issuer's own, that its discovery document's"
+        " `jwks_uri` may name (https only). Unset: the issuer's host alone."),
     "SIGNET_VERIFIER_ALGORITHMS": (
         "Allow-list, comma-separated (`ES256,RS256`, ...). HMAC and `none` cannot be listed."),
 }

@@ -473,3 +473,35 @@ async def test_each_issuer_has_its_own_keys(issuers: dict[str, str], keys: Keys,
     client = redis.Redis.from_url(redis_url)
     entries = {name.decode() for name in client.scan_iter(match=f"{prefix}jwks:*")}
     assert entries == {f"{prefix}jwks:{issuer_a}", f"{prefix}jwks:{issuer_b}"}
+
+
+async def test_a_discovery_document_cannot_send_verifiers_to_another_host(
+        verifiers: list[Verifier]) -> None:
+    """A compromised issuer's discovery document (served over real HTTP on loopback) names a
+    jwks_uri on another host: the verifier refuses to follow it and says why."""
+    import http.server
+    import threading
+
+    class Discovery(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"issuer": issuer, "jwks_uri": "https://elsewhere.example/jwks"})
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Discovery)
+    issuer = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        verifier = await started(verifiers, issuer=issuer, audience=AUDIENCE)
+        status = verifier.key_status(issuer)
+        assert status.kids == frozenset()
+        assert "discovery jwks_uri refused" in (status.refresh_error or ""), status.refresh_error
+        assert "elsewhere.example" in (status.refresh_error or "")
+    finally:
+        server.shutdown()

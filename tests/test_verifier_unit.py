@@ -24,7 +24,7 @@ from signet.verifier import (
 )
 from signet.verifier.bearer import bearer_token, challenge
 from signet.verifier.errors import ALL_ERRORS
-from signet.verifier.fetch import cache_max_age, url_problem
+from signet.verifier.fetch import cache_max_age, jwks_uri_problem, url_problem
 from signet.verifier.jwks_cache import CachePolicy
 from signet.verifier.keys import MAX_KEYS, JwksError, parse_jwks
 from signet.verifier.verifier import HEADER_CACHE_SIZE
@@ -234,6 +234,23 @@ def test_max_age_is_bounded() -> None:
 ])
 def test_url_policy(url: str, ok: bool) -> None:
     assert (url_problem(url) is None) is ok
+
+
+@pytest.mark.parametrize(("issuer", "jwks_uri", "allowed", "ok"), [
+    ("https://id.example", "https://id.example/jwks", (), True),
+    ("https://id.example", "https://ID.example:8443/keys", (), True),
+    ("https://id.example", "https://keys.example/jwks", (), False),
+    ("https://id.example", "https://keys.example/jwks", ("keys.example",), True),
+    ("https://id.example", "http://127.0.0.1:9/jwks", (), False),  # loopback of the verifier's host
+    ("https://id.example", "http://127.0.0.1:9/jwks", ("127.0.0.1",), False),  # never http for https
+    ("https://id.example", "http://id.example/jwks", (), False),
+    ("http://127.0.0.1:8000", "http://127.0.0.1:8001/jwks", (), True),  # development
+    ("http://127.0.0.1:8000", "http://localhost:8001/jwks", (), True),
+    ("http://127.0.0.1:8000", "https://elsewhere.example/jwks", (), False),
+])
+def test_discovery_jwks_uri_stays_on_the_issuer_host(issuer: str, jwks_uri: str,
+                                                      allowed: tuple[str, ...], ok: bool) -> None:
+    assert (jwks_uri_problem(issuer, jwks_uri, allowed) is None) is ok
 
 
 def test_jwks_parsing_skips_unusable_keys() -> None:

@@ -49,6 +49,28 @@ def url_problem(url: str) -> str | None:
     return f"{url!r} must be an https URL (http is allowed only on loopback)"
 
 
+def jwks_uri_problem(issuer: str, jwks_uri: str, allowed_hosts: tuple[str, ...] = ()) -> str | None:
+    """Why a discovery document's `jwks_uri` may not be followed, or None.
+
+    A compromised discovery document must not send verifiers elsewhere: the `jwks_uri` of
+    an https issuer is https on the issuer's own host (or a host the operator allowed);
+    plain http only for an http issuer on loopback (development), on loopback too.
+    """
+    problem = url_problem(jwks_uri)
+    if problem:
+        return problem
+    issuer_parts, jwks_parts = urlsplit(issuer), urlsplit(jwks_uri)
+    host = (jwks_parts.hostname or "").lower()
+    if issuer_parts.scheme == "https" and jwks_parts.scheme != "https":
+        return f"{jwks_uri!r} must be https, as the issuer is"
+    if host == (issuer_parts.hostname or "").lower() or host in allowed_hosts:
+        return None
+    if issuer_parts.scheme == "http" and is_loopback_host(host):
+        return None
+    return (f"{jwks_uri!r} is not on the issuer's host {issuer_parts.hostname!r}"
+            " (allow other hosts with SIGNET_VERIFIER_JWKS_HOSTS)")
+
+
 def cache_max_age(cache_control: str | None) -> float | None:
     """Seconds from `Cache-Control`: `no-store`/`no-cache` give 0, no directive gives None."""
     if not cache_control:
@@ -62,8 +84,9 @@ def cache_max_age(cache_control: str | None) -> float | None:
 class JwksFetcher:
     """GETs with one httpx client; create and use it on one event loop (the verifier's)."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, jwks_hosts: tuple[str, ...] = ()) -> None:
         self._timeout = timeout
+        self._jwks_hosts = tuple(host.lower() for host in jwks_hosts)
         self._http: httpx.AsyncClient | None = None
 
     @property
@@ -87,7 +110,7 @@ class JwksFetcher:
         jwks_uri = metadata.get("jwks_uri")
         if not isinstance(jwks_uri, str):
             raise FetchError("discovery document has no jwks_uri")
-        problem = url_problem(jwks_uri)
+        problem = jwks_uri_problem(issuer, jwks_uri, self._jwks_hosts)
         if problem:
             raise FetchError(f"discovery jwks_uri refused: {problem}")
         return jwks_uri

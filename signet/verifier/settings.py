@@ -37,6 +37,7 @@ ENVIRONMENT = {
     "max_token_bytes": "SIGNET_VERIFIER_MAX_TOKEN_BYTES",
     "algorithms": "SIGNET_VERIFIER_ALGORITHMS",
     "root_keys": "SIGNET_VERIFIER_ROOT_KEYS",
+    "jwks_hosts": "SIGNET_VERIFIER_JWKS_HOSTS",
 }
 MIN_INTEGRITY_KEY_BYTES = 16
 
@@ -93,6 +94,8 @@ class VerifierSettings:
     required_claims: tuple[str, ...] = RFC9068_REQUIRED_CLAIMS
     # Pinned root keys (delegated signing): only keys they attest are used. None = any key.
     root_keys: RootPins | None = None
+    # Hosts besides each issuer's own that a discovery document's jwks_uri may name.
+    jwks_hosts: tuple[str, ...] = ()
 
     @classmethod
     def create(cls, issuer: str | Sequence[str], audience: str | Sequence[str],
@@ -110,6 +113,8 @@ class VerifierSettings:
             values[name] = convert(name, value) if convert else value
         if "algorithms" in values:
             values["algorithms"] = _algorithms(values["algorithms"])
+        if "jwks_hosts" in values:
+            values["jwks_hosts"] = tuple(host.lower() for host in _names("jwks_hosts", values["jwks_hosts"]))
         if "required_claims" in values:
             values["required_claims"] = tuple(values["required_claims"])
         if "root_keys" in values and not isinstance(values["root_keys"], RootPins):

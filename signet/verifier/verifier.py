@@ -130,9 +130,9 @@ class Verifier:
         jwks_urls = {issuer: settings.jwks_url for issuer in settings.issuers}
         trust = ({issuer: KeyTrust(settings.root_keys, issuer, settings.leeway, clock)
                   for issuer in settings.issuers} if settings.root_keys is not None else None)
-        self._cache = JwksCache(self._issuers, jwks_urls, self._algorithms, policy,
-                                JwksFetcher(settings.http_timeout_seconds), store, self._stats,
-                                self._forget_tokens, clock, trust)
+        fetcher = JwksFetcher(settings.http_timeout_seconds, settings.jwks_hosts)
+        self._cache = JwksCache(self._issuers, jwks_urls, self._algorithms, policy, fetcher, store,
+                                self._stats, self._forget_tokens, clock, trust)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Verifier:
