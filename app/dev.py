@@ -19,9 +19,9 @@ from pathlib import Path
 
 import httpx
 
-from app.client_secrets import generate_secret, hash_secret, secret_matches
-from app.clients import Client, editing
-from app.settings import Settings
+from .client_secrets import generate_secret, hash_secret, secret_matches
+from .clients import Client, editing
+from .settings import Settings
 
 DEMO_CLIENT_ID = "demo"
 DEMO_SCOPES = ("demo.read", "demo.write")
