@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 
+from signet import __version__
 from signet.keys.base import KeyConfigurationError
 
 from .cli_clients import UsageError
@@ -89,6 +90,7 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="signet", description="Signet issuer. Configured by SIGNET_* environment variables.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, handler, text in (
             ("serve", serve, "run the issuer (SIGNET_HOST, SIGNET_PORT)"),
