@@ -1,22 +1,30 @@
 # One image for the issuer and the demo service; the command chooses:
 #   issuer (default):  signet serve
 #   demo service:      uvicorn app.demo:app --host 0.0.0.0 --port 8000
-# Stages: `build` installs into a venv with pip; `moto` is the KMS emulator used by
-# docker-compose.yml only; the last stage, `runtime` (the default target), copies the
-# venv into a clean slim image: no pip, no compiler, non-root.
+# Stages: `build` installs the two distributions users install (signet-jwt, signet-jwt-issuer)
+# into a venv with pip; `moto` is the KMS emulator used by docker-compose.yml only; the last
+# stage, `runtime` (the default target), copies the venv into a clean slim image: no pip, no
+# compiler, non-root.
 
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-COPY pyproject.toml requirements.lock README.md ./
+COPY pyproject.toml requirements.lock README.md LICENSE ./
 COPY signet ./signet
 COPY app ./app
-# Exact versions from the lock; then the venv loses its installer (pip, setuptools).
+COPY issuer ./issuer
+# Exact versions from the lock; then the venv loses its installer (pip, setuptools). The issuer
+# wheel's package is signet_issuer; /opt/signet/service/app names it `app` too, for the image's
+# documented `uvicorn app.main:app` / `uvicorn app.demo:app` (PYTHONPATH below): the image's own
+# directory, not site-packages.
 RUN python -m venv /opt/signet \
- && /opt/signet/bin/pip install -c requirements.lock '.[issuer,verifier]' \
+ && /opt/signet/bin/pip install -c requirements.lock '.[verifier,kms,metrics]' ./issuer \
  && /opt/signet/bin/pip check \
- && /opt/signet/bin/pip uninstall --yes pip setuptools
+ && /opt/signet/bin/pip uninstall --yes pip setuptools \
+ && mkdir /opt/signet/service \
+ && ln -s "$(/opt/signet/bin/python -c 'import pathlib, signet_issuer; print(pathlib.Path(signet_issuer.__file__).parent)')" \
+      /opt/signet/service/app
 
 # The KMS emulator for docker-compose.yml: moto's server started through the repo's
 # launcher, which corrects the two ways stock moto 5.2.5 differs from AWS (see
@@ -46,6 +54,7 @@ RUN python -m pip uninstall --yes --disable-pip-version-check pip setuptools whe
  && install -d -o 10001 -g 10001 -m 0700 /var/lib/signet/keys /var/lib/signet/clients
 COPY --from=build /opt/signet /opt/signet
 ENV PATH=/opt/signet/bin:$PATH \
+    PYTHONPATH=/opt/signet/service \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     SIGNET_HOST=0.0.0.0 \

@@ -1,4 +1,6 @@
 # The README's two commands: `make run` (start Signet on embedded defaults) and `make test`.
+# Each first installs the Debian packages it needs when missing (tools/debian-deps: as root with
+# apt-get, otherwise it stops with the exact command), then the venv, then runs.
 # `make deploy-check` validates the deployment files (part of `make test`).
 PYTHON ?= python3
 VENV   := .venv
@@ -6,18 +8,31 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: run test lint deploy-check bench fuzz soak clean
+.PHONY: run test lint deploy-check bench fuzz soak clean deps-run deps-test
+
+deps-run deps-test: deps-%:
+	@PYTHON=$(PYTHON) tools/debian-deps $*
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# One stamp per extra: reinstall only when the dependency list changes.
-$(VENV)/.stamp-issuer: pyproject.toml requirements.lock | $(BIN)/python
-	$(PIP) -c requirements.lock -e '.[issuer]'
+# Both distributions editable from this checkout: signet-jwt (the library, `signet`) and
+# signet-jwt-issuer (issuer/, the `signet` command); the checkout's `app` imports as it is.
+# A venv made before the rename holds the old `signet` distribution: it goes first, since its
+# files (bin/signet) would otherwise be removed from under the new one later.
+EDITABLE := -e '.[verifier,kms,metrics]' -e ./issuer
+DIST_FILES := pyproject.toml issuer/pyproject.toml issuer/hatch_build.py requirements.lock
+OLD_DIST := $(BIN)/python -m pip uninstall --yes --quiet --disable-pip-version-check signet 2>/dev/null || true
+
+# One stamp per install: reinstall only when the dependency lists change.
+$(VENV)/.stamp-issuer: $(DIST_FILES) | $(BIN)/python
+	@$(OLD_DIST)
+	$(PIP) -c requirements.lock $(EDITABLE)
 	@touch $@
 
-$(VENV)/.stamp-dev: pyproject.toml requirements.lock | $(BIN)/python
-	$(PIP) -c requirements.lock -e '.[dev]'
+$(VENV)/.stamp-dev: $(DIST_FILES) requirements-dev.txt | $(BIN)/python
+	@$(OLD_DIST)
+	$(PIP) -c requirements.lock -r requirements-dev.txt
 	@touch $@ $(VENV)/.stamp-issuer
 
 # checkov's pins (boto3 1.35, old packaging and networkx) conflict with the issuer's lock,
@@ -35,7 +50,7 @@ $(NODE_DIR)/node_modules/.stamp: $(NODE_DIR)/package.json $(NODE_DIR)/package-lo
 	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-run: $(VENV)/.stamp-issuer
+run: deps-run $(VENV)/.stamp-issuer
 	$(BIN)/signet dev
 
 lint: $(VENV)/.stamp-dev
@@ -60,7 +75,7 @@ deploy-check: $(VENV)/.stamp-dev $(VENV)/.stamp-checkov
 	  --skip-download --quiet --compact \
 	  -f Dockerfile $(addprefix -f ,$(K8S_FILES)) $$(printf -- '-f %s ' $(CFN_MODES)/*.yaml)
 
-test: lint deploy-check $(NODE_DIR)/node_modules/.stamp
+test: deps-test lint deploy-check $(NODE_DIR)/node_modules/.stamp
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # A long randomized fuzz run (not in CI): the hypothesis "fuzz" profile, FUZZ_EXAMPLES examples

@@ -7,16 +7,18 @@ import asyncio
 import json
 import sys
 
-from app.cli_clients import UsageError
-from app.cli_clients import add_commands as add_client_commands
-from app.clients import RegistryError
-from app.keys_cli import add_keys_parser, protect_kid
-from app.settings import ConfigurationError, Settings, load_settings
+from signet import __version__
 from signet.keys.base import KeyConfigurationError
+
+from .cli_clients import UsageError
+from .cli_clients import add_commands as add_client_commands
+from .clients import RegistryError
+from .keys_cli import add_keys_parser, protect_kid
+from .settings import ConfigurationError, Settings, load_settings
 
 
 def serve(settings: Settings, args: argparse.Namespace, extra_lines: tuple[str, ...] = ()) -> int:
-    from app.serving import run_issuer  # uvicorn is imported only to serve
+    from .serving import run_issuer  # uvicorn is imported only to serve
 
     base = settings.issuer_url
     print(f"Signet issuer: {base}  (key backend: {settings.key_backend},"
@@ -26,7 +28,7 @@ def serve(settings: Settings, args: argparse.Namespace, extra_lines: tuple[str, 
     print(f"  readiness:    curl -s {base}/readyz", flush=not extra_lines)
     for line in extra_lines:
         print(line, flush=True)
-    from app.http_protocol import bounded_protocol
+    from .http_protocol import bounded_protocol
 
     return run_issuer(settings.host, settings.port, settings.shutdown_grace_seconds,
                       log_level=settings.log_level, proxy_headers=args.proxy_headers,
@@ -34,7 +36,7 @@ def serve(settings: Settings, args: argparse.Namespace, extra_lines: tuple[str, 
 
 
 def dev(settings: Settings, args: argparse.Namespace) -> int:
-    from app.dev import DemoPortInUse, DemoService, check_demo_port, demo_lines
+    from .dev import DemoPortInUse, DemoService, check_demo_port, demo_lines
 
     try:
         check_demo_port(settings)
@@ -50,7 +52,7 @@ def dev(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _open_backend(settings: Settings):  # type: ignore[no-untyped-def]
-    from app.backends import build_backend
+    from .backends import build_backend
 
     backend = build_backend(settings)
     await backend.open()
@@ -58,7 +60,7 @@ async def _open_backend(settings: Settings):  # type: ignore[no-untyped-def]
 
 
 def _jwks(settings: Settings, args: argparse.Namespace) -> int:
-    from app.jwks import JwksDocument
+    from .jwks import JwksDocument
 
     async def run() -> bytes:
         backend = await _open_backend(settings)
@@ -88,6 +90,7 @@ def _check(settings: Settings, args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="signet", description="Signet issuer. Configured by SIGNET_* environment variables.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, handler, text in (
             ("serve", serve, "run the issuer (SIGNET_HOST, SIGNET_PORT)"),

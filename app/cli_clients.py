@@ -13,11 +13,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from app.client_secrets import generate_secret, hash_secret
-from app.clients import Client, RegistryError, editing, parse_client, parse_jwks, read_registry
-from app.settings import Settings
 from signet.algorithms import ALGORITHMS, KeyFamily, algorithm_fits_key
 from signet.jwk import public_key_to_jwk
+
+from .client_secrets import generate_secret, hash_secret
+from .clients import Client, RegistryError, editing, parse_client, parse_jwks, read_registry
+from .settings import Settings
 
 
 class UsageError(Exception):

@@ -13,19 +13,19 @@ import binascii
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-from app.assertions import (
+from .assertions import (
     JWT_BEARER,
     AssertionRejected,
     check_without_a_client,
     unverified_client_id,
     verify_assertion,
 )
-from app.client_secrets import SecretVerifier
-from app.clients import CLIENT_ID, Client, ClientRegistry
-from app.form import TokenForm
-from app.oauth_errors import OAuthError, invalid_client, invalid_request
-from app.replay import ReplayCache
-from app.throttle import FailureThrottle
+from .client_secrets import SecretVerifier
+from .clients import CLIENT_ID, Client, ClientRegistry
+from .form import TokenForm
+from .oauth_errors import OAuthError, invalid_client, invalid_request
+from .replay import ReplayCache
+from .throttle import FailureThrottle
 
 MAX_SECRET_LENGTH = 512
 FAILED = "client authentication failed"

@@ -22,9 +22,10 @@ import annotated_types
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from app.settings import ENV_PREFIX, Settings
 from signet.verifier.settings import ENVIRONMENT as VERIFIER_ENVIRONMENT
 from signet.verifier.settings import VerifierSettings
+
+from .settings import ENV_PREFIX, Settings
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 HEADER = "| Variable | Type | Default | Meaning |\n|---|---|---|---|"

@@ -11,11 +11,12 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from app.settings import Settings
 from signet.algorithms import get_algorithm
 from signet.keys.attested_store import AttestedKeyStore
 from signet.keys.base import KeyBackend
 from signet.keys.delegated import DelegatedBackend, DelegatedTiming
+
+from .settings import Settings
 
 
 def delegated_backend(settings: Settings, root: KeyBackend) -> DelegatedBackend:

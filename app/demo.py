@@ -24,13 +24,14 @@ from fastapi import Depends, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from app.logs import configure_logging
-from app.request_id import RequestIdMiddleware
-from app.startup import SignetApp  # the one-line start-up failure, shared with the issuer
 from signet import __version__
 from signet.verifier import Claims, SignetAuthMiddleware, Verifier, VerifierConfigError
 from signet.verifier.fastapi import require_scopes, require_token
 from signet.verifier.metrics import VerifierCollector
+
+from .logs import configure_logging
+from .request_id import RequestIdMiddleware
+from .startup import SignetApp  # the one-line start-up failure, shared with the issuer
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json")

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import httpx
 
-from app.client_secrets import generate_secret, hash_secret, secret_matches
-from app.clients import Client, editing
-from app.settings import Settings
+from .client_secrets import generate_secret, hash_secret, secret_matches
+from .clients import Client, editing
+from .settings import Settings
 
 DEMO_CLIENT_ID = "demo"
 DEMO_SCOPES = ("demo.read", "demo.write")
@@ -103,10 +103,10 @@ def check_demo_port(settings: Settings) -> None:
 
 
 class DemoService(threading.Thread):
-    """The demo downstream service (app.demo:app), trusting this issuer, as a child process
-    started once the issuer answers, so its key warm-up finds the issuer instead of logging a
-    failed fetch. It verifies tokens for the demo client's audience; its log lines share this
-    terminal.
+    """The demo downstream service (app.demo:app; signet_issuer.demo:app installed), trusting
+    this issuer, as a child process started once the issuer answers, so its key warm-up finds
+    the issuer instead of logging a failed fetch. It verifies tokens for the demo client's
+    audience; its log lines share this terminal.
 
     The thread stays alive while the child runs: Linux sends PR_SET_PDEATHSIG when the
     thread that started the child ends, not the process.
@@ -126,7 +126,7 @@ class DemoService(threading.Thread):
                "SIGNET_VERIFIER_AUDIENCE": DEMO_AUDIENCE}
         port = self.settings.port + DEMO_PORT_OFFSET
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
-            [sys.executable, "-m", "uvicorn", "app.demo:app", "--host", "127.0.0.1", "--port",
+            [sys.executable, "-m", "uvicorn", f"{__package__}.demo:app", "--host", "127.0.0.1", "--port",
              str(port), "--log-level", "warning"], env=env, preexec_fn=_die_with_parent)
         self.process.wait()
 

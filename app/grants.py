@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from app.clients import SCOPE_TOKEN, Client
-from app.form import TokenForm
-from app.oauth_errors import OAuthError, invalid_request
+from .clients import SCOPE_TOKEN, Client
+from .form import TokenForm
+from .oauth_errors import OAuthError, invalid_request
 
 JTI_BYTES = 16  # 128 bits (RFC 9068 section 2.2 asks for a collision-resistant jti)
 

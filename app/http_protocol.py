@@ -19,7 +19,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from app.request_limits import MAX_TARGET_BYTES
+from .request_limits import MAX_TARGET_BYTES
 
 
 def head_limit(max_header_bytes: int) -> int:

@@ -12,11 +12,12 @@ import json
 import sys
 from datetime import UTC, datetime
 
-from app.backends import build_backend
-from app.rotation import build_rotator, rotation_policy
-from app.settings import ConfigurationError, Settings
 from signet.keyring import KeyRecord, RotationPolicy, planned_step
 from signet.rotation import Rotator
+
+from .backends import build_backend
+from .rotation import build_rotator, rotation_policy
+from .settings import ConfigurationError, Settings
 
 
 def _time(value: float | None) -> str:

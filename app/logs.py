@@ -14,7 +14,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from app.request_id import current_request_id
+from .request_id import current_request_id
 
 # json.dumps(line, default=str) without building an encoder per line (one per audit line).
 _ENCODER = json.JSONEncoder(default=str)

@@ -12,24 +12,25 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.backends import build_backend
-from app.delegated import delegating
-from app.jwks import JwksDocument, strong_etag
-from app.logs import configure_logging
-from app.metrics import IssuerMetrics, ring_keys
-from app.oauth_errors import install_error_handler
-from app.openapi_docs import REQUEST_LIMITS
-from app.request_id import RequestIdMiddleware
-from app.request_limits import Limits, RequestLimits
-from app.rotation import build_rotator, change_announcer, rotating
-from app.routes import admin, health, keyring, metrics, pages, token, well_known
-from app.routes.direct import DirectRoute
-from app.routes.token import TokenEndpoint
-from app.settings import ConfigurationError, Settings, load_settings
-from app.startup import SignetApp
 from signet import __version__
 from signet.keys.base import KeyBackend, KeyConfigurationError
 from signet.signer import JwsSigner
+
+from .backends import build_backend
+from .delegated import delegating
+from .jwks import JwksDocument, strong_etag
+from .logs import configure_logging
+from .metrics import IssuerMetrics, ring_keys
+from .oauth_errors import install_error_handler
+from .openapi_docs import REQUEST_LIMITS
+from .request_id import RequestIdMiddleware
+from .request_limits import Limits, RequestLimits
+from .rotation import build_rotator, change_announcer, rotating
+from .routes import admin, health, keyring, metrics, pages, token, well_known
+from .routes.direct import DirectRoute
+from .routes.token import TokenEndpoint
+from .settings import ConfigurationError, Settings, load_settings
+from .startup import SignetApp
 
 log = logging.getLogger("signet.issuer")
 

@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 
 import redis.asyncio as redis
 
-from app.settings import ConfigurationError
 from signet.redis_url import redis_from_url
+
+from .settings import ConfigurationError
 
 log = logging.getLogger("signet.redis")
 T = TypeVar("T")

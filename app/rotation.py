@@ -8,11 +8,12 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from app.settings import Settings
 from signet.channels import ISSUER_KEYS_CHANGED
 from signet.keyring import RotationPolicy
 from signet.keys.base import KeyBackend
 from signet.rotation import Rotator, supports_rotation
+
+from .settings import Settings
 
 log = logging.getLogger("signet.rotation")
 

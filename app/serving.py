@@ -39,8 +39,9 @@ class GracefulServer(uvicorn.Server):
 
 def run_issuer(host: str, port: int, grace_seconds: float, **options: Any) -> int:
     """Serve app.main:app until a signal; 0 once drained (uvicorn cancels requests still
-    running after `grace_seconds`, so shutdown is bounded)."""
-    config = uvicorn.Config("app.main:app", host=host, port=port,
+    running after `grace_seconds`, so shutdown is bounded). The app is named after this
+    package: `app` in the repository, `signet_issuer` in the installed wheel."""
+    config = uvicorn.Config(f"{__package__}.main:app", host=host, port=port,
                             timeout_graceful_shutdown=grace_seconds, **options)
     server = GracefulServer(config)
     server.run()

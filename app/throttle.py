@@ -13,8 +13,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from app.expiring import ExpiringMap
-from app.redis_link import RedisLink, RedisUnavailable
+from .expiring import ExpiringMap
+from .redis_link import RedisLink, RedisUnavailable
 
 MAX_MEMORY_COUNTERS = 100_000
 

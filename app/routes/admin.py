@@ -9,11 +9,12 @@ import hmac
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from app.keys_cli import record_view
-from app.oauth_errors import OAuthError
-from app.openapi_docs import ADMIN_RESPONSES
-from app.rotation import rotation_policy
 from signet.rotation import Rotator
+
+from ..keys_cli import record_view
+from ..oauth_errors import OAuthError
+from ..openapi_docs import ADMIN_RESPONSES
+from ..rotation import rotation_policy
 
 router = APIRouter(prefix="/admin", tags=["admin"], responses=ADMIN_RESPONSES)
 

@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.rotation import rotation_policy
 from signet.keyring import KeyRecord, RotationPolicy, planned_step
 from signet.keys.base import KeyBackend
 from signet.rotation import Rotator
+
+from ..rotation import rotation_policy
 
 router = APIRouter()
 

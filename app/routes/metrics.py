@@ -11,8 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from app.oauth_errors import OAuthError
-from app.openapi_docs import Responses, errors
+from ..oauth_errors import OAuthError
+from ..openapi_docs import Responses, errors
 
 router = APIRouter()
 

@@ -15,21 +15,22 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from app import audit
-from app.client_auth import Authenticator, extract_credentials
-from app.client_secrets import SecretVerifier
-from app.clients import ClientRegistry, RegistryError
-from app.form import read_token_form
-from app.grants import grant_for
-from app.oauth_errors import NO_STORE, OAuthError, invalid_request, try_later
-from app.openapi_docs import TOKEN_REQUEST, TOKEN_RESPONSES
-from app.redis_link import RedisLink
-from app.replay import ReplayCache
-from app.routes.well_known import TOKEN_PATH
-from app.settings import ConfigurationError, Settings
-from app.throttle import FailureThrottle, ThrottleLimits
 from signet.keys.base import KeyBackendError
 from signet.signer import JwsSigner
+
+from .. import audit
+from ..client_auth import Authenticator, extract_credentials
+from ..client_secrets import SecretVerifier
+from ..clients import ClientRegistry, RegistryError
+from ..form import read_token_form
+from ..grants import grant_for
+from ..oauth_errors import NO_STORE, OAuthError, invalid_request, try_later
+from ..openapi_docs import TOKEN_REQUEST, TOKEN_RESPONSES
+from ..redis_link import RedisLink
+from ..replay import ReplayCache
+from ..routes.well_known import TOKEN_PATH
+from ..settings import ConfigurationError, Settings
+from ..throttle import FailureThrottle, ThrottleLimits
 
 router = APIRouter()
 log = logging.getLogger("signet.token")

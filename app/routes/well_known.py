@@ -6,9 +6,9 @@ import json
 
 from fastapi import APIRouter, Request, Response
 
-from app.jwks import JwksDocument, etag_matches
-from app.openapi_docs import NOT_MODIFIED
-from app.settings import Settings
+from ..jwks import JwksDocument, etag_matches
+from ..openapi_docs import NOT_MODIFIED
+from ..settings import Settings
 
 router = APIRouter()
 

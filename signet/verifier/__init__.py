@@ -4,6 +4,7 @@ Importable with only the `[verifier]` extra (cryptography, httpx, redis, msgspec
 FastAPI dependencies live in `signet.verifier.fastapi` and import FastAPI themselves.
 """
 
+from signet.verifier import _preflight  # noqa: F401 - first: a missing extra is named, not hit
 from signet.verifier.claims import RFC9068_REQUIRED_CLAIMS, Claims
 from signet.verifier.errors import (
     AlgorithmMismatch,

@@ -1,7 +1,7 @@
 """Prometheus collector for a Verifier: `registry.register(VerifierCollector(verifier))`.
 
 Imported only by services that want it: `signet.verifier` itself never imports
-prometheus_client (install `signet[metrics]` or prometheus-client for this module).
+prometheus_client (install `signet-jwt[metrics]` for this module).
 Values are read from the verifier's counters at scrape time, so registering costs the
 request path nothing. Labels are bounded: outcome codes, cache layers, configured issuers.
 """
@@ -12,7 +12,13 @@ import math
 import time
 from collections.abc import Callable, Iterator
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from signet._extras import require
+
+try:
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+except ModuleNotFoundError:
+    require("signet.verifier.metrics", "metrics", "prometheus_client")
+    raise
 
 from signet.verifier.lazy import LazyVerifier
 from signet.verifier.verifier import Verifier

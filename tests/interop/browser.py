@@ -3,7 +3,7 @@
 Playwright's own browser download cannot work here (no network but the package
 registries), so it drives the Debian package at /usr/bin/chromium with the flags this
 machine needs: no sandbox as root, and no background networking (its connections are
-refused here). A missing Chromium fails the test: CI installs it (.ci/run).
+refused here). A missing Chromium fails the test: `make test` installs it (tools/debian-deps).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ SCREENSHOTS: list[Path] = []  # listed at the end of the run (conftest.py)
 def chromium_page(profile: Path) -> Iterator[tuple[Page, list[str]]]:
     """A page in a fresh Chromium profile, and the console errors it logs (for messages)."""
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run installs it)")
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (make test installs it)")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             profile, executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True,
