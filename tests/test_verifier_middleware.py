@@ -116,3 +116,36 @@ def test_dependencies_verify_without_the_middleware(key: LocalSigningKey) -> Non
         both = sign_claims(key, access_claims(ISSUER, scope="write read"))
         assert client.get("/scoped", headers=bearer(both)).json() == "client-1"
     verifier.close()
+
+
+def test_a_dependency_given_a_verifier_verifies_with_it(key: LocalSigningKey) -> None:
+    """The middleware accepts audiences A and B; a route's own verifier accepts only C. A
+    token for A passes the middleware but must not reach that route."""
+    jwks = json.dumps({"keys": [key.published.jwk]})
+    wide = Verifier(ISSUER, ["urn:a", "urn:b"], jwks_url=f"http://127.0.0.1:{free_port()}/jwks")
+    strict = Verifier(ISSUER, "urn:c", jwks_url=f"http://127.0.0.1:{free_port()}/jwks")
+    for verifier in (wide, strict):
+        verifier.load_jwks(ISSUER, jwks)
+    app = FastAPI()
+
+    @app.get("/strict")
+    async def strict_route(claims: Claims = Depends(require_token(verifier=strict))) -> str:  # noqa: B008
+        return str(claims.subject)
+
+    @app.get("/scoped")
+    async def scoped_route(claims: Claims = Depends(require_scopes("read", verifier=strict))) -> str:  # noqa: B008
+        return str(claims.subject)
+
+    app.add_middleware(SignetAuthMiddleware, verifier=wide)
+    for_a = sign_claims(key, access_claims(ISSUER, aud="urn:a", scope="read"))
+    for_c = sign_claims(key, access_claims(ISSUER, aud="urn:c", scope="read"))
+    with TestClient(app) as client:
+        for path in ("/strict", "/scoped"):
+            refused = client.get(path, headers=bearer(for_a))
+            assert refused.status_code == 401, (path, refused.text)
+            assert refused.json()["detail"]["code"] == "wrong_audience"
+        assert client.get("/strict", headers=bearer(for_c)).status_code == 401  # the middleware's audiences
+        both = sign_claims(key, access_claims(ISSUER, aud=["urn:a", "urn:c"], scope="read"))
+        assert client.get("/strict", headers=bearer(both)).json() == "client-1"
+        assert client.get("/scoped", headers=bearer(both)).json() == "client-1"
+    strict.close()

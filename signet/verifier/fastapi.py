@@ -25,20 +25,27 @@ def _http_error(response: tuple[int, dict[str, str], bytes]) -> HTTPException:
 
 
 def require_token(verifier: Verifier | None = None) -> Callable[[Request], Awaitable[Claims]]:
-    """A dependency giving the verified Claims of the request, or answering 401."""
+    """A dependency giving the verified Claims of the request, or answering 401.
+
+    Given a verifier, it always verifies with that verifier (its token cache makes a repeat
+    cheap): claims the middleware stored were checked against the middleware's audiences
+    and issuers, which may be wider than this route's."""
 
     async def verified_claims(request: Request) -> Claims:
-        claims = request.scope.get("state", {}).get(STATE_KEY)
-        if isinstance(claims, Claims):
-            return claims
+        state = request.scope.setdefault("state", {})
+        if verifier is None:
+            claims = state.get(STATE_KEY)
+            if isinstance(claims, Claims):
+                return claims
+            raise _http_error(missing_token_response())
         token = bearer_token(request.headers.get("authorization"))
-        if verifier is None or token is None:
+        if token is None:
             raise _http_error(missing_token_response())
         try:
             claims = await verifier.verify(token)
         except SignetError as exc:
             raise _http_error(error_response(exc)) from None
-        request.scope.setdefault("state", {})[STATE_KEY] = claims
+        state.setdefault(STATE_KEY, claims)
         return claims
 
     return verified_claims
