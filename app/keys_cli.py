@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 
 from signet.keyring import KeyRecord, RotationPolicy, planned_step
-from signet.rotation import Rotator
+from signet.rotation import RotationRefused, Rotator
 
 from .backends import build_backend
 from .rotation import build_rotator, rotation_policy
@@ -68,7 +68,11 @@ def keys_command(settings: Settings, args: argparse.Namespace) -> int:
         rotator = await _open_rotator(settings)
         await rotator.reload()
         if args.keys_command == "rotate":
-            record = await rotator.rotate_now()
+            try:
+                record = await rotator.rotate_now(force=args.force)
+            except RotationRefused as exc:
+                print(f"signet: {exc}", file=sys.stderr)
+                return 1
             print(f"created {record.kid} ({record.alg}): published now,"
                   f" {_next_step(record, policy)}")
         elif args.keys_command == "retire":
@@ -99,7 +103,9 @@ def add_keys_parser(commands: argparse._SubParsersAction) -> None:  # type: igno
     sub = keys.add_subparsers(dest="keys_command", required=True)
     listing = sub.add_parser("list", help="the key ring: kid, alg, state, times")
     listing.add_argument("--json", action="store_true")
-    sub.add_parser("rotate", help="start a rotation now (new key published, signs after the lead)")
+    rotate = sub.add_parser("rotate", help="start a rotation now (new key published, signs after the lead)")
+    rotate.add_argument("--force", action="store_true",
+                        help="replace a key that is already pending instead of refusing")
     retire = sub.add_parser("retire", help="emergency: stop signing and publishing a key now")
     retire.add_argument("kid")
     retire.add_argument("--yes", action="store_true", help="confirm; tokens of this key will fail")

@@ -31,10 +31,24 @@ from signet.keyring import (
     due_transitions,
     emergency_retire,
     next_due_at,
+    published_keys,
     unpublish,
 )
 
 log = logging.getLogger("signet.rotation")
+
+# Keys published at once (pending, active, retiring): well below the 100 that Signet's verifier
+# accepts in one JWKS, so no series of rotations can make every verifier refuse the key set.
+MAX_PUBLISHED_KEYS = 10
+
+
+class RotationRefused(Exception):
+    """A rotation that would stack keys: one is already pending, or the cap is reached.
+    str() says what is pending and when it signs; `pending` is that key, if any."""
+
+    def __init__(self, message: str, pending: KeyRecord | None = None) -> None:
+        super().__init__(message)
+        self.pending = pending
 
 
 class RotatingBackend(Protocol):
@@ -111,11 +125,32 @@ class Rotator:
         """Pick up changes other replicas made (reading needs no lock)."""
         await self._use(await self.backend.read_ring())
 
-    async def rotate_now(self) -> KeyRecord:
-        """Start a rotation: publish a new pending key; it signs once the publish lead has passed."""
+    async def rotate_now(self, force: bool = False) -> KeyRecord:
+        """Start a rotation: publish a new pending key; it signs once the publish lead has passed.
+
+        At most one key is pending: a second rotation is refused (RotationRefused) unless
+        forced, and then the new key *replaces* the pending one (which never signed), so keys
+        never stack. Even forced, at most MAX_PUBLISHED_KEYS are published."""
         async with self.backend.ring_lock():
             snapshot = await self.backend.read_ring()
-            snapshot = await self._apply(snapshot, CreatePending(self.alg_name), self.clock())
+            now = self.clock()
+            pending = [r for r in snapshot.records
+                       if r.alg == self.alg_name and r.state is KeyState.PENDING]
+            if pending and not force:
+                signs_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(
+                    (pending[0].created_at or now) + self.policy.publish_lead))
+                raise RotationRefused(f"key {pending[0].kid} is already pending; it signs from"
+                                      f" {signs_at}. Force the rotation to replace it.", pending[0])
+            for record in pending:  # forced: the pending key never signed; unpublish it
+                snapshot = await self.backend.write_ring(
+                    snapshot.version, emergency_retire(snapshot.records, record.kid, now))
+                await self.backend.key_unpublished(record)
+                self._log("pending key replaced (unpublished, never signed)", record)
+            published = len(published_keys(snapshot.records))
+            if published >= MAX_PUBLISHED_KEYS:
+                raise RotationRefused(f"{published} keys are published, at most {MAX_PUBLISHED_KEYS}:"
+                                      " rotate again once a retiring key is unpublished")
+            snapshot = await self._apply(snapshot, CreatePending(self.alg_name), now)
         await self._use(snapshot)
         return snapshot.records[-1]
 

@@ -186,3 +186,36 @@ def test_cli_takes_a_kid_that_begins_with_a_dash(tmp_path: Path) -> None:
         assert "no key '-2s9PWuK2x' in the ring" in done.stderr, done.stderr
     unconfirmed = _cli(tmp_path, "retire", "-2s9PWuK2x")
     assert "retiring -2s9PWuK2x unpublishes it" in unconfirmed.stderr, unconfirmed.stderr
+
+
+def test_rotation_never_stacks_pending_keys(tmp_path: Path) -> None:
+    """100 rotations once published 105 keys and every Signet verifier refused the JWKS. Now
+    a second rotation answers 409 naming the pending key; a forced one replaces it; the
+    published set stays small; the CLI refuses the same way."""
+    token = "admin-secret-for-tests-0123456789abcdef"
+    env = {"SIGNET_LOCAL_KEY_DIR": str(tmp_path), "SIGNET_ADMIN_TOKEN": token}
+    service, base = start_issuer(env)
+    auth = {"Authorization": f"Bearer {token}"}
+    try:
+        first = httpx.post(base + "/admin/keys/rotate", headers=auth)
+        assert first.status_code == 200, first.text
+        pending = first.json()["rotated"]["kid"]
+        assert {k["kid"]: k["state"] for k in first.json()["keys"]}[pending] == "pending"
+        again = httpx.post(base + "/admin/keys/rotate", headers=auth)
+        assert again.status_code == 409, again.text
+        assert again.json()["error"] == "conflict"
+        assert pending in again.json()["error_description"]
+        assert "signs from" in again.json()["error_description"]
+        for _ in range(30):
+            forced = httpx.post(base + "/admin/keys/rotate", params={"force": "true"}, headers=auth)
+            assert forced.status_code == 200, forced.text
+        states = [k["state"] for k in forced.json()["keys"]]
+        assert states.count("pending") == 1 and states.count("active") == 1
+        assert forced.json()["rotated"]["kid"] != pending
+        assert len(httpx.get(base + "/.well-known/jwks.json").json()["keys"]) == 2
+        cli = subprocess.run([sys.executable, "-m", "app", "keys", "rotate"], capture_output=True,
+                             text=True, timeout=60, env={**os.environ, **env})
+        assert cli.returncode == 1, cli.stderr
+        assert "already pending" in cli.stderr
+    finally:
+        service.stop()

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from signet.rotation import Rotator
+from signet.rotation import RotationRefused, Rotator
 
 from ..keys_cli import record_view
 from ..oauth_errors import OAuthError
@@ -56,10 +57,18 @@ async def list_keys(request: Request) -> JSONResponse:
 
 
 @router.post("/keys/rotate", dependencies=[Depends(require_admin)], summary="Start a rotation now")
-async def rotate(request: Request) -> JSONResponse:
+async def rotate(request: Request, force: bool = False) -> JSONResponse:
+    """409 while a key is pending (unless `?force=true`, which replaces it) or when the cap
+    on published keys is reached; else the ring, with the new key as `rotated`."""
     rotator = _rotator(request)
-    await rotator.rotate_now()
-    return _ring(request, rotator)
+    try:
+        record = await rotator.rotate_now(force=force)
+    except RotationRefused as exc:
+        raise OAuthError("conflict", str(exc), 409) from None
+    response = _ring(request, rotator)
+    body = json.loads(response.body)
+    body["rotated"] = record_view(record, rotation_policy(request.app.state.settings))
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/keys/{kid}/retire", dependencies=[Depends(require_admin)],
