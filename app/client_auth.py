@@ -20,7 +20,7 @@ from .assertions import (
     unverified_client_id,
     verify_assertion,
 )
-from .client_secrets import SecretVerifier
+from .client_secrets import KdfBusy, SecretVerifier
 from .clients import CLIENT_ID, Client, ClientRegistry
 from .form import TokenForm
 from .oauth_errors import OAuthError, invalid_client, invalid_request
@@ -109,24 +109,31 @@ class Authenticator:
         if (client is not None and creds.secret is not None
                 and self.secrets.recently_verified(client.client_id, client.secret_hash, creds.secret)):
             return client
-        retry_after = await self.throttle.retry_after(known_id, source)
+        # Reserve first (an atomic count), check after, refund on success: concurrent guesses
+        # cannot all pass a limit read before any of them was counted.
+        retry_after = await self.throttle.reserve(known_id, source)
         if retry_after is not None:
             raise OAuthError("temporarily_unavailable", "too many failed client authentications for"
                              f" this client or address; retry in {retry_after} s", 429,
                              {"Retry-After": str(retry_after)}, known_id)
         try:
-            await self._check(creds, client, valid_id)
+            await self._check(creds, client, valid_id, source)
+        except KdfBusy:
+            await self.throttle.refund(known_id, source)  # not checked: not a failure
+            raise OAuthError("temporarily_unavailable", "too many client authentications in"
+                             " progress; retry in 1 s", 503, {"Retry-After": "1"}, known_id) from None
         except OAuthError as exc:
-            await self.throttle.record_failure(known_id, source)
-            exc.client_id = known_id
+            exc.client_id = known_id  # the reservation stays: it counts as the failure
             raise
+        await self.throttle.refund(known_id, source)
         assert client is not None
         return client
 
-    async def _check(self, creds: Credentials, client: Client | None, valid_id: bool) -> None:
+    async def _check(self, creds: Credentials, client: Client | None, valid_id: bool,
+                     source: str) -> None:
         if creds.secret is not None:
             secret_ok = len(creds.secret) <= MAX_SECRET_LENGTH and await self.secrets.verify(
-                creds.client_id, client.secret_hash if client else None, creds.secret)
+                creds.client_id, client.secret_hash if client else None, creds.secret, source)
             if not (secret_ok and valid_id):
                 raise invalid_client(FAILED)
             return

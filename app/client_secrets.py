@@ -31,6 +31,16 @@ from .expiring import ExpiringMap
 SECRET_BYTES = 32  # 256 bits of randomness: guessing is hopeless, throttled or not
 MAX_CACHED = 10_000
 KDF_CONCURRENCY = 4  # argon2 checks in flight: each holds 64 MiB for a few tens of ms
+# Admitted argon2 checks (in flight plus waiting), in all and per source address. Past either
+# bound a request is answered at once (503, Retry-After) instead of queueing: a guess flood
+# then delays a correct secret by at most KDF_ADMITTED / KDF_CONCURRENCY checks (well under
+# a second), and one address cannot take the whole queue.
+KDF_ADMITTED = 16
+KDF_ADMITTED_PER_ADDRESS = 4
+
+
+class KdfBusy(Exception):
+    """Too many secret checks admitted already: answer 503 at once, retry shortly."""
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (t=3, m=64 MiB, p=4)
 
@@ -65,6 +75,8 @@ class SecretVerifier:
         self._verified: ExpiringMap[bool] = ExpiringMap(MAX_CACHED)
         self._dummy_hash = hash_secret(generate_secret())
         self._slots = asyncio.Semaphore(KDF_CONCURRENCY)
+        self._admitted = 0
+        self._admitted_from: dict[str, int] = {}
 
     def _cache_key(self, client_id: str, stored_hash: str, secret: str) -> str:
         message = json.dumps([client_id, stored_hash, secret]).encode()
@@ -75,10 +87,25 @@ class SecretVerifier:
             return False
         return self._verified.get(self._cache_key(client_id, stored_hash, secret)) is not None
 
-    async def verify(self, client_id: str, stored_hash: str | None, secret: str) -> bool:
-        """Full argon2id check; `stored_hash=None` (unknown client) costs the same and fails."""
-        async with self._slots:
-            ok = await asyncio.to_thread(secret_matches, stored_hash or self._dummy_hash, secret)
+    async def verify(self, client_id: str, stored_hash: str | None, secret: str,
+                     address: str = "") -> bool:
+        """Full argon2id check; `stored_hash=None` (unknown client) costs the same and fails.
+        Raises KdfBusy, without checking, past the admission bounds."""
+        from_address = self._admitted_from.get(address, 0)
+        if self._admitted >= KDF_ADMITTED or from_address >= KDF_ADMITTED_PER_ADDRESS:
+            raise KdfBusy
+        self._admitted += 1
+        self._admitted_from[address] = from_address + 1
+        try:
+            async with self._slots:
+                ok = await asyncio.to_thread(secret_matches, stored_hash or self._dummy_hash, secret)
+        finally:
+            self._admitted -= 1
+            left = self._admitted_from[address] - 1
+            if left:
+                self._admitted_from[address] = left
+            else:
+                del self._admitted_from[address]
         if not (ok and stored_hash is not None):
             return False
         if self.cache_seconds:

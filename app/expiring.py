@@ -59,6 +59,12 @@ class ExpiringMap(Generic[V]):
         self._entries[key] = (entry[0], count)  # type: ignore[assignment]
         return count
 
+    def decrement(self, key: str) -> None:
+        """Give one count back (a refunded reservation); the window keeps its deadline."""
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > self._clock():
+            self._entries[key] = (entry[0], max(0, int(entry[1]) - 1))  # type: ignore[call-overload, assignment]
+
     def _make_room(self) -> None:
         if len(self._entries) < self.max_entries:
             return

@@ -85,3 +85,70 @@ def test_throttling_falls_back_to_memory_when_redis_is_gone(tmp_path: Path) -> N
     finally:
         issuer.stop()
         private_redis.stop()
+
+
+async def _flood(base: str, auth: tuple[str, str], count: int) -> list[tuple[int, str | None]]:
+    """`count` concurrent token requests from 127.0.0.1: (status, Retry-After) each."""
+    import asyncio
+
+    import httpx
+
+    limits = httpx.Limits(max_connections=count)
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+        responses = await asyncio.gather(*(client.post("/token", data=CC, auth=auth) for _ in range(count)))
+    return [(r.status_code, r.headers.get("retry-after")) for r in responses]
+
+
+def test_concurrent_wrong_secrets_cannot_outrun_the_per_client_limit(tmp_path: Path) -> None:
+    """Reserve before checking: 30 concurrent wrong secrets with a per-client limit of 3 get
+    exactly 3 secret checks (401) and 27 refusals (429), in memory and through Redis."""
+    import asyncio
+
+    env, _ = _registry(tmp_path)
+    private_redis, url = start_redis()
+    for extra in ({}, {"SIGNET_REDIS_URL": url}):
+        issuer, base = start_issuer({**env, **extra, "SIGNET_AUTH_FAILURES_PER_CLIENT": "3",
+                                     "SIGNET_AUTH_FAILURES_PER_ADDRESS": "1000"})
+        try:
+            statuses = [status for status, _ in asyncio.run(_flood(base, ("t", "wrong"), 30))]
+            assert (statuses.count(401), statuses.count(429)) == (3, 27), (extra, sorted(statuses))
+        finally:
+            issuer.stop()
+    private_redis.stop()
+
+
+def test_a_guess_flood_does_not_queue_a_correct_secret_behind_it(tmp_path: Path) -> None:
+    """150 concurrent guesses from one address (default limit 50 per address) once got a full
+    argon2 check each, and a correct secret from elsewhere waited behind all of them. Now at
+    most the per-address limit is checked, the rest are refused at once with Retry-After,
+    and the correct secret (from 127.0.0.2) is answered 200 while the flood runs."""
+    import asyncio
+    import time
+
+    import httpx
+
+    env, secret = _registry(tmp_path)
+    issuer, base = start_issuer(env)
+
+    async def scenario() -> tuple[list[tuple[int, str | None]], int, float, float]:
+        flood = asyncio.create_task(_flood(base, ("nobody", "guess"), 150))
+        await asyncio.sleep(0.3)  # the flood is in
+        transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+        async with httpx.AsyncClient(base_url=base, transport=transport, timeout=120) as client:
+            started = time.monotonic()
+            legit = await client.post("/token", data=CC, auth=("t", secret))
+            legit_seconds = time.monotonic() - started
+        results = await flood
+        return results, legit.status_code, legit_seconds, time.monotonic() - started
+
+    try:
+        results, legit_status, legit_seconds, flood_seconds = asyncio.run(scenario())
+    finally:
+        issuer.stop()
+    statuses = [status for status, _ in results]
+    print(f"correct secret answered in {legit_seconds:.2f} s; flood of 150 done {flood_seconds:.2f} s"
+          f" after it started; {statuses.count(401)} guesses checked")
+    assert legit_status == 200
+    assert statuses.count(401) <= 50, sorted(statuses)  # never more checks than the limit
+    assert set(statuses) <= {401, 429, 503}, sorted(statuses)
+    assert all(retry for status, retry in results if status in (429, 503))
