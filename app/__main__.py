@@ -32,7 +32,8 @@ def serve(settings: Settings, args: argparse.Namespace, extra_lines: tuple[str, 
 
     return run_issuer(settings.host, settings.port, settings.shutdown_grace_seconds,
                       log_level=settings.log_level, proxy_headers=args.proxy_headers,
-                      http=bounded_protocol(settings.max_header_bytes))
+                      http=bounded_protocol(settings.max_header_bytes,
+                                            settings.request_read_timeout_seconds))
 
 
 def dev(settings: Settings, args: argparse.Namespace) -> int:

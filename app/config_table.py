@@ -130,6 +130,9 @@ ISSUER_MEANINGS: dict[str, str] = {
         "On SIGTERM `signet serve` stops accepting, lets in-flight requests finish for at most this"
         " long, then exits 0 (see [Reliability](#reliability)). Keep it below the orchestrator's"
         " kill timeout (Kubernetes `terminationGracePeriodSeconds`)."),
+    "SIGNET_REQUEST_READ_TIMEOUT_SECONDS": (
+        "`signet serve`: a request's head and body must arrive within this long from its first"
+        " byte (or from the connection's opening), else `408` and the connection is closed."),
     "SIGNET_LOG_LEVEL": "`debug`, `info`, `warning`, `error`. Signet's own logs are JSON lines on stderr.",
     "SIGNET_METRICS_ENABLED": (
         "Serve Prometheus metrics at `GET /metrics` on the issuer's listener; `false`: 404. See "

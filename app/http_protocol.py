@@ -6,6 +6,12 @@ header costs the process about 100 MB before any limit can apply. This subclass 
 bytes of a request head as they are received and, past `max_head_bytes`, answers 431 and
 closes the connection without parsing further.
 
+It also bounds the time a request may take to *arrive*: a connection that has not delivered
+a whole request (head and body) within `read_timeout` seconds of its first byte (or of
+being opened) gets 408 and is closed, so slow or stalled clients cannot hold file
+descriptors for ever. The clock stops once the request is complete: a slow handler is not
+cut off, and idle keep-alive connections are uvicorn's (`timeout_keep_alive`).
+
 The bound is twice what the guard allows (header bytes plus the request target), so every
 request the guard would accept passes untouched, and requests between the two limits still
 get the guard's precise answer. Under any other server, put a proxy with a header limit in
@@ -14,6 +20,7 @@ front (docs/threat-model.md).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -31,23 +38,55 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol, refusing a request head longer than `max_head_bytes`."""
 
     max_head_bytes = head_limit(16384)
+    read_timeout = 10.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_bytes = 0
         self._in_head = True
         self._completed = False
+        self._read_timer: asyncio.TimerHandle | None = None
+        self._awaiting_request = True  # no byte of the next request seen yet
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._arm()  # a connection that never sends a byte is bounded too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if self._read_timer is None:
+            self._read_timer = self.loop.call_later(self.read_timeout, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _too_slow(self) -> None:
+        self._read_timer = None
+        if not self.transport.is_closing():
+            self._answer(408, b"Request Timeout",
+                         f"the request did not arrive within {self.read_timeout:g} s")
 
     def on_headers_complete(self) -> None:
         self._in_head = False
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
+        self._disarm()  # the whole request is in: its handler's time is not bounded here
+        self._awaiting_request = True
         super().on_message_complete()
         self._in_head, self._head_bytes, self._completed = True, 0, True
 
     def data_received(self, data: bytes) -> None:
         self._completed = False
+        if self._awaiting_request:  # the first byte of a request: its clock starts
+            self._awaiting_request = False
+            self._disarm()
+            self._arm()
         super().data_received(data)
         # Still inside a head after this chunk: all of it was head (unless a message ended in
         # it, when the next head's share is unknown and at most one chunk goes uncounted).
@@ -57,17 +96,21 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 self._refuse()
 
     def _refuse(self) -> None:
-        body = json.dumps({"error": "invalid_request",
-                           "error_description": f"request head larger than {self.max_head_bytes} bytes"}
-                          ).encode()
-        self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+        self._answer(431, b"Request Header Fields Too Large",
+                     f"request head larger than {self.max_head_bytes} bytes")
+
+    def _answer(self, status: int, reason: bytes, description: str) -> None:
+        self._disarm()
+        body = json.dumps({"error": "invalid_request", "error_description": description}).encode()
+        self.transport.write(b"HTTP/1.1 " + str(status).encode() + b" " + reason + b"\r\n"
                              b"content-type: application/json\r\ncache-control: no-store\r\n"
                              b"content-length: " + str(len(body)).encode() + b"\r\n"
                              b"connection: close\r\n\r\n" + body)
         self.transport.close()
 
 
-def bounded_protocol(max_header_bytes: int) -> type[BoundedHttpToolsProtocol]:
-    """The protocol class for uvicorn's `http=`, bounded for this SIGNET_MAX_HEADER_BYTES."""
+def bounded_protocol(max_header_bytes: int, read_timeout: float = 10.0) -> type[BoundedHttpToolsProtocol]:
+    """The protocol class for uvicorn's `http=`, bounded for this SIGNET_MAX_HEADER_BYTES and
+    SIGNET_REQUEST_READ_TIMEOUT_SECONDS."""
     return type("BoundedHttpToolsProtocol", (BoundedHttpToolsProtocol,),
-                {"max_head_bytes": head_limit(max_header_bytes)})
+                {"max_head_bytes": head_limit(max_header_bytes), "read_timeout": read_timeout})

@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     readiness_timeout_seconds: float = Field(2.0, gt=0, le=30)
     # SIGTERM: stop accepting, let in-flight requests finish for at most this long, exit 0.
     shutdown_grace_seconds: float = Field(20.0, gt=0, le=600)
+    # `signet serve`: a request (head and body) must arrive within this long, else 408.
+    request_read_timeout_seconds: float = Field(10.0, gt=0, le=600)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     metrics_enabled: bool = True  # GET /metrics (Prometheus); false: 404
 

@@ -115,3 +115,43 @@ def test_signet_serve_refuses_a_huge_head_while_it_arrives(tmp_path_factory: pyt
         assert f"larger than {head_limit(HEADER_LIMIT)} bytes".encode() in answer
     finally:
         service.stop()
+
+
+def test_signet_serve_drops_requests_that_arrive_too_slowly(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Connections holding an unfinished head, an unfinished body, or nothing at all get 408
+    and are closed after SIGNET_REQUEST_READ_TIMEOUT_SECONDS, while a normal request on
+    another connection is served meanwhile; a complete request is never cut off."""
+    import time
+
+    tmp = tmp_path_factory.mktemp("serve-slow")
+    port = free_port()
+    service = Service("signet-serve", [sys.executable, "-m", "app", "serve"], {
+        "SIGNET_PORT": str(port), "SIGNET_LOCAL_KEY_DIR": str(tmp / "keys"),
+        "SIGNET_CLIENTS_FILE": str(tmp / "clients.yaml"), "SIGNET_REQUEST_READ_TIMEOUT_SECONDS": "1.5"})
+    try:
+        base = f"http://127.0.0.1:{port}"
+        service.wait_http(base + "/healthz")
+        starts = {"head": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ",
+                  "body": b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded"
+                          b"\r\nContent-Length: 100\r\n\r\ngrant_type=",
+                  "nothing": b""}
+        sockets = {}
+        for name, start in starts.items():
+            sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+            sock.sendall(start)
+            sockets[name] = sock
+        opened = time.monotonic()
+        assert httpx.get(base + "/healthz").status_code == 200  # served while they hang
+        for name, sock in sockets.items():
+            with sock:
+                answer = sock.makefile("rb").read()  # returns once the server closes
+            waited = time.monotonic() - opened
+            assert answer.startswith(b"HTTP/1.1 408 "), (name, answer[:100])
+            assert b"did not arrive within 1.5 s" in answer, name
+            assert waited >= 1.4, (name, waited)  # not before the bound
+        # A request that arrived whole is answered however long ago the connection opened.
+        with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.makefile("rb").readline().startswith(b"HTTP/1.1 200 ")
+    finally:
+        service.stop()
