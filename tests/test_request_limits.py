@@ -132,8 +132,8 @@ def test_signet_serve_drops_requests_that_arrive_too_slowly(tmp_path_factory: py
         base = f"http://127.0.0.1:{port}"
         service.wait_http(base + "/healthz")
         starts = {"head": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ",
-                  "body": b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded"
-                          b"\r\nContent-Length: 100\r\n\r\ngrant_type=",
+                  "body": b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type:"
+                          b" application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=",
                   "nothing": b""}
         sockets = {}
         for name, start in starts.items():
