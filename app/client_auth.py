@@ -109,6 +109,17 @@ class Authenticator:
         if (client is not None and creds.secret is not None
                 and self.secrets.recently_verified(client.client_id, client.secret_hash, creds.secret)):
             return client
+        # The same secret for the same client id already being checked (a client's replicas
+        # starting together): share that check's answer. It costs no argon2 run and needs no
+        # throttle count; unknown ids join alike, so joining tells nothing about which exist.
+        stored_hash = client.secret_hash if client else None
+        running = (self.secrets.in_flight(creds.client_id, stored_hash, creds.secret)
+                   if creds.secret is not None else None)
+        if running is not None and creds.secret is not None:
+            if await self.secrets.joined(running, creds.client_id, stored_hash, creds.secret):
+                assert client is not None  # only a known client's check can succeed
+                return client
+            raise invalid_client(FAILED, known_id)
         # Reserve first (an atomic count), check after, refund on success: concurrent guesses
         # cannot all pass a limit read before any of them was counted.
         retry_after = await self.throttle.reserve(known_id, source)

@@ -77,6 +77,7 @@ class SecretVerifier:
         self._slots = asyncio.Semaphore(KDF_CONCURRENCY)
         self._admitted = 0
         self._admitted_from: dict[str, int] = {}
+        self._running: dict[str, asyncio.Task[bool]] = {}
 
     def _cache_key(self, client_id: str, stored_hash: str, secret: str) -> str:
         message = json.dumps([client_id, stored_hash, secret]).encode()
@@ -87,27 +88,59 @@ class SecretVerifier:
             return False
         return self._verified.get(self._cache_key(client_id, stored_hash, secret)) is not None
 
+    def in_flight(self, client_id: str, stored_hash: str | None,
+                  secret: str) -> asyncio.Task[bool] | None:
+        """The check of this very (client, secret) already running, if any: joining it costs
+        nothing, so the caller need not reserve a throttle count for it."""
+        return self._running.get(self._cache_key(client_id, stored_hash or "", secret))
+
     async def verify(self, client_id: str, stored_hash: str | None, secret: str,
                      address: str = "") -> bool:
         """Full argon2id check; `stored_hash=None` (unknown client) costs the same and fails.
+
+        Identical checks in flight share one argon2 run: a client whose replicas all ask for a
+        token at once (every start-up, every cache expiry) costs one check, not one per
+        request, and is not refused by the admission bounds. Only the same secret for the
+        same client id can join a check, so a guess never learns another request's result.
         Raises KdfBusy, without checking, past the admission bounds."""
+        running = self.in_flight(client_id, stored_hash, secret)
+        if running is None:
+            running = self._start(self._cache_key(client_id, stored_hash or "", secret),
+                                  stored_hash, secret, address)
+        return await self.joined(running, client_id, stored_hash, secret)
+
+    async def joined(self, running: asyncio.Task[bool], client_id: str, stored_hash: str | None,
+                     secret: str) -> bool:
+        """The result of a running check; a success is remembered for the cache's lifetime."""
+        ok = await asyncio.shield(running)  # a caller that goes away does not cancel the others
+        if not (ok and stored_hash is not None):
+            return False
+        if self.cache_seconds:
+            self._verified.set(self._cache_key(client_id, stored_hash, secret), True, self.cache_seconds)
+        return True
+
+    def _start(self, key: str, stored_hash: str | None, secret: str,
+               address: str) -> asyncio.Task[bool]:
         from_address = self._admitted_from.get(address, 0)
         if self._admitted >= KDF_ADMITTED or from_address >= KDF_ADMITTED_PER_ADDRESS:
             raise KdfBusy
         self._admitted += 1
         self._admitted_from[address] = from_address + 1
-        try:
-            async with self._slots:
-                ok = await asyncio.to_thread(secret_matches, stored_hash or self._dummy_hash, secret)
-        finally:
+        task = asyncio.create_task(self._check(stored_hash or self._dummy_hash, secret))
+        self._running[key] = task
+
+        def done(_: asyncio.Task[bool]) -> None:
+            del self._running[key]
             self._admitted -= 1
             left = self._admitted_from[address] - 1
             if left:
                 self._admitted_from[address] = left
             else:
                 del self._admitted_from[address]
-        if not (ok and stored_hash is not None):
-            return False
-        if self.cache_seconds:
-            self._verified.set(self._cache_key(client_id, stored_hash, secret), True, self.cache_seconds)
-        return True
+
+        task.add_done_callback(done)
+        return task
+
+    async def _check(self, stored_hash: str, secret: str) -> bool:
+        async with self._slots:
+            return await asyncio.to_thread(secret_matches, stored_hash, secret)

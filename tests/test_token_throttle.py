@@ -87,15 +87,19 @@ def test_throttling_falls_back_to_memory_when_redis_is_gone(tmp_path: Path) -> N
         private_redis.stop()
 
 
-async def _flood(base: str, auth: tuple[str, str], count: int) -> list[tuple[int, str | None]]:
-    """`count` concurrent token requests from 127.0.0.1: (status, Retry-After) each."""
+async def _flood(base: str, auth: tuple[str, str], count: int,
+                 distinct: bool = True) -> list[tuple[int, str | None]]:
+    """`count` concurrent token requests from 127.0.0.1: (status, Retry-After) each. Each
+    request's secret differs (a suffix), as an attacker's guesses do, unless not `distinct`."""
     import asyncio
 
     import httpx
 
     limits = httpx.Limits(max_connections=count)
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
-        responses = await asyncio.gather(*(client.post("/token", data=CC, auth=auth) for _ in range(count)))
+        responses = await asyncio.gather(*(
+            client.post("/token", data=CC, auth=(auth[0], auth[1] + (f"-{i}" if distinct else "")))
+            for i in range(count)))
     return [(r.status_code, r.headers.get("retry-after")) for r in responses]
 
 
@@ -152,3 +156,20 @@ def test_a_guess_flood_does_not_queue_a_correct_secret_behind_it(tmp_path: Path)
     assert statuses.count(401) <= 50, sorted(statuses)  # never more checks than the limit
     assert set(statuses) <= {401, 429, 503}, sorted(statuses)
     assert all(retry for status, retry in results if status in (429, 503))
+
+
+def test_a_client_starting_many_replicas_at_once_is_not_refused(tmp_path: Path) -> None:
+    """Twelve requests with the same correct secret, at once, from one address, to an issuer
+    that has not verified it yet (a deployment's replicas starting together): all get a
+    token. Identical checks share one argon2 run, so the admission bounds meant for guess
+    floods (four checks per address) do not turn a fleet's start-up into 503s."""
+    import asyncio
+
+    env, secret = _registry(tmp_path)
+    issuer, base = start_issuer(env)
+    try:
+        statuses = [status for status, _ in asyncio.run(_flood(base, ("t", secret), 12, distinct=False))]
+        assert statuses == [200] * 12, sorted(statuses)
+        assert len(audit_lines(issuer, "token_issued")) == 12
+    finally:
+        issuer.stop()
