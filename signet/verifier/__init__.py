@@ -30,8 +30,9 @@ from signet.verifier.errors import (
     WrongType,
 )
 from signet.verifier.middleware import SignetAuthMiddleware
+from signet.verifier.readiness import KeyStatus, Readiness
 from signet.verifier.settings import VerifierSettings
-from signet.verifier.stats import VerifierStats
+from signet.verifier.stats import VerificationCounts, VerifierStats
 from signet.verifier.verifier import Verifier
 
 __all__ = [
@@ -43,9 +44,11 @@ __all__ = [
     "InsufficientScope",
     "InvalidClaim",
     "IssuedInFuture",
+    "KeyStatus",
     "KeysUnavailable",
     "MalformedToken",
     "MissingClaim",
+    "Readiness",
     "SignetAuthMiddleware",
     "SignetError",
     "TokenError",
@@ -56,6 +59,7 @@ __all__ = [
     "UnsupportedAlgorithm",
     "UnsupportedCritical",
     "UntrustedIssuer",
+    "VerificationCounts",
     "Verifier",
     "VerifierConfigError",
     "VerifierSettings",

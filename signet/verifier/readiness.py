@@ -15,12 +15,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from signet.verifier.stats import VerifierStats
 
-if TYPE_CHECKING:
-    from signet.verifier.verifier import KeyStatus
+
+@dataclass(frozen=True, slots=True)
+class KeyStatus:
+    """One issuer's keys as the cache holds them (`Verifier.key_status()`)."""
+
+    kids: frozenset[str]
+    fetched_at: float  # 0 when never loaded
+    fresh_until: float
+    usable_until: float  # stale-if-error limit
+    refresh_error: str | None = None  # why the last refresh failed; None once one works
 
 
 @dataclass(frozen=True, slots=True)

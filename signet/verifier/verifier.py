@@ -14,7 +14,6 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -38,7 +37,7 @@ from signet.verifier.errors import (
 from signet.verifier.fetch import JwksFetcher
 from signet.verifier.jwks_cache import CachePolicy, JwksCache
 from signet.verifier.keys import IssuerKeys
-from signet.verifier.readiness import Readiness, assess
+from signet.verifier.readiness import KeyStatus, Readiness, assess
 from signet.verifier.roots import KeyTrust
 from signet.verifier.settings import VerifierSettings
 from signet.verifier.stats import VerificationCounts, VerifierStats
@@ -69,15 +68,6 @@ TOKEN_KEY_CHARS = 32
 # A verified-token cache entry: claims, valid-from, valid-until (leeway applied), the
 # issuer's key state and its generation when verified, the kid, and the token.
 _Entry = tuple[Claims, float, float, IssuerKeys, int, str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class KeyStatus:
-    kids: frozenset[str]
-    fetched_at: float  # 0 when never loaded
-    fresh_until: float
-    usable_until: float  # stale-if-error limit
-    refresh_error: str | None = None  # why the last refresh failed; None once one works
 
 
 class _KeysNeeded(Exception):
