@@ -29,9 +29,9 @@ from signet.verifier import Claims, SignetAuthMiddleware, Verifier, VerifierConf
 from signet.verifier.fastapi import require_scopes, require_token
 from signet.verifier.metrics import VerifierCollector
 
-from .logs import configure_logging
-from .request_id import RequestIdMiddleware
-from .startup import SignetApp  # the one-line start-up failure, shared with the issuer
+from .asgi.request_id import RequestIdMiddleware
+from .asgi.startup import SignetApp  # the one-line start-up failure, shared with the issuer
+from .telemetry.logs import configure_logging
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json")

@@ -16,21 +16,21 @@ from signet import __version__
 from signet.keys.base import KeyBackend, KeyConfigurationError
 from signet.signer import JwsSigner
 
-from .backends import build_backend
-from .delegated import delegating
-from .jwks import JwksDocument, strong_etag
-from .logs import configure_logging
-from .metrics import IssuerMetrics, ring_keys
-from .oauth_errors import install_error_handler
-from .openapi_docs import REQUEST_LIMITS
-from .request_id import RequestIdMiddleware
-from .request_limits import Limits, RequestLimits
-from .rotation import build_rotator, change_announcer, rotating
+from .asgi.direct import DirectRoute
+from .asgi.openapi_docs import REQUEST_LIMITS
+from .asgi.request_id import RequestIdMiddleware
+from .asgi.request_limits import Limits, RequestLimits
+from .asgi.startup import SignetApp
+from .keys.backends import build_backend
+from .keys.delegated import delegating
+from .keys.jwks import JwksDocument, strong_etag
+from .keys.rotation import build_rotator, change_announcer, rotating
 from .routes import admin, health, keyring, metrics, pages, token, well_known
-from .routes.direct import DirectRoute
 from .routes.token import TokenEndpoint
 from .settings import ConfigurationError, Settings, load_settings
-from .startup import SignetApp
+from .telemetry.logs import configure_logging
+from .telemetry.metrics import IssuerMetrics, ring_keys
+from .token.oauth_errors import install_error_handler
 
 log = logging.getLogger("signet.issuer")
 
@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
     app.state.metrics = IssuerMetrics(lambda: ring_keys(app.state),
                                       lambda: getattr(app.state, "keys", None))
     install_error_handler(app)
-    # The two hot paths past FastAPI's router (app.routes.direct); JWKS innermost, since
+    # The two hot paths past FastAPI's router (app.asgi.direct); JWKS innermost, since
     # /token never passes it.
     app.add_middleware(DirectRoute, method="GET", path=well_known.JWKS_PATH, handler=well_known.jwks)
     app.add_middleware(DirectRoute, method="POST", path=well_known.TOKEN_PATH, handler=token.token)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from app import client_secrets
-from app.client_secrets import SecretVerifier, generate_secret, hash_secret
+from app.token import client_secrets
+from app.token.client_secrets import SecretVerifier, generate_secret, hash_secret
 
 
 @pytest.fixture

@@ -8,9 +8,16 @@ from typing import Any
 
 import pytest
 
-from app.client_secrets import generate_secret, hash_secret, secret_matches
-from app.clients import Client, ClientRegistry, RegistryError, parse_client, read_registry, write_registry
-from app.expiring import ExpiringMap
+from app.state.expiring import ExpiringMap
+from app.token.client_secrets import generate_secret, hash_secret, secret_matches
+from app.token.registry import (
+    Client,
+    ClientRegistry,
+    RegistryError,
+    parse_client,
+    read_registry,
+    write_registry,
+)
 from tests.test_issuer_http import _start_failure
 
 HASH = hash_secret("s3cret")

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from starlette.middleware import Middleware
 
+from app.asgi.direct import DirectRoute
 from app.main import create_app
-from app.routes.direct import DirectRoute
 from app.routes.well_known import JWKS_PATH
 from tests.support.processes import ThreadServer
 

@@ -18,9 +18,9 @@ import pytest
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.cluster import ClusterNode, RedisCluster
 
-from app.redis_link import RedisLink, RedisUnavailable
 from app.settings import ConfigurationError, load_settings
-from app.throttle import FailureThrottle, ThrottleLimits, _counter
+from app.state.redis_link import RedisLink, RedisUnavailable
+from app.token.throttle import FailureThrottle, ThrottleLimits, _counter
 from signet.channels import ISSUER_KEYS_CHANGED
 from signet.keys.attested_store import AttestedKeyStore
 from signet.keys.base import KeyUnavailableError

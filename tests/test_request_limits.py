@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from app.http_protocol import head_limit
+from app.server.http_protocol import head_limit
 from tests.support.processes import Service, free_port, start_issuer
 
 HEADER_LIMIT = 8192

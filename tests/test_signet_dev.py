@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from app.dev import DEMO_AUDIENCE, demo_secret_file, ensure_demo_client
+from app.cli.dev import DEMO_AUDIENCE, demo_secret_file, ensure_demo_client
 from app.settings import load_settings
 from tests.support.processes import Service, free_port_pair
 from tests.support.tokens import verify_access_token

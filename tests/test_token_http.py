@@ -667,7 +667,7 @@ def test_assertion_errors_do_not_tell_which_clients_use_private_key_jwt(world: W
 def test_the_jti_record_outlives_every_instant_the_assertion_is_accepted() -> None:
     """Injected clock: for any `exp` and `now` (fractions included), the replay record lives
     past `exp + leeway`, the last instant PyJWT accepts the assertion."""
-    from app.assertions import LEEWAY_SECONDS, replay_ttl
+    from app.token.assertions import LEEWAY_SECONDS, replay_ttl
 
     base = 1_796_000_000.0
     for exp_fraction in (0.0, 0.01, 0.5, 0.99):

@@ -12,10 +12,10 @@ from fastapi.responses import JSONResponse
 
 from signet.rotation import RotationRefused, Rotator
 
-from ..keys_cli import record_view
-from ..oauth_errors import OAuthError
-from ..openapi_docs import ADMIN_RESPONSES
-from ..rotation import rotation_policy
+from ..asgi.openapi_docs import ADMIN_RESPONSES
+from ..keys.ring_view import record_view
+from ..keys.rotation import rotation_policy
+from ..token.oauth_errors import OAuthError
 
 router = APIRouter(prefix="/admin", tags=["admin"], responses=ADMIN_RESPONSES)
 

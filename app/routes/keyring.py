@@ -18,7 +18,7 @@ from signet.keyring import KeyRecord, RotationPolicy, planned_step
 from signet.keys.base import KeyBackend
 from signet.rotation import Rotator
 
-from ..rotation import rotation_policy
+from ..keys.rotation import rotation_policy
 
 router = APIRouter()
 

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ..oauth_errors import OAuthError
-from ..openapi_docs import Responses, errors
+from ..asgi.openapi_docs import Responses, errors
+from ..token.oauth_errors import OAuthError
 
 router = APIRouter()
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 
-from ..jwks import etag_matches, strong_etag
-from ..openapi_docs import NOT_MODIFIED
+from ..asgi.openapi_docs import NOT_MODIFIED
+from ..keys.jwks import etag_matches, strong_etag
 
 router = APIRouter()
 

@@ -18,19 +18,19 @@ from fastapi.responses import JSONResponse, Response
 from signet.keys.base import KeyBackendError
 from signet.signer import JwsSigner
 
-from .. import audit
-from ..client_auth import Authenticator, extract_credentials
-from ..client_secrets import SecretVerifier
-from ..clients import ClientRegistry, RegistryError
-from ..form import read_token_form
-from ..grants import grant_for
-from ..oauth_errors import NO_STORE, OAuthError, invalid_request, try_later
-from ..openapi_docs import TOKEN_REQUEST, TOKEN_RESPONSES
-from ..redis_link import RedisLink
-from ..replay import ReplayCache
+from ..asgi.openapi_docs import TOKEN_REQUEST, TOKEN_RESPONSES
 from ..routes.well_known import TOKEN_PATH
 from ..settings import ConfigurationError, Settings
-from ..throttle import FailureThrottle, ThrottleLimits
+from ..state.redis_link import RedisLink
+from ..token import audit
+from ..token.client_auth import Authenticator, extract_credentials
+from ..token.client_secrets import SecretVerifier
+from ..token.form import read_token_form
+from ..token.grants import grant_for
+from ..token.oauth_errors import NO_STORE, OAuthError, invalid_request, try_later
+from ..token.registry import ClientRegistry, RegistryError
+from ..token.replay import ReplayCache
+from ..token.throttle import FailureThrottle, ThrottleLimits
 
 router = APIRouter()
 log = logging.getLogger("signet.token")

@@ -6,8 +6,8 @@ import json
 
 from fastapi import APIRouter, Request, Response
 
-from ..jwks import JwksDocument, etag_matches
-from ..openapi_docs import NOT_MODIFIED
+from ..asgi.openapi_docs import NOT_MODIFIED
+from ..keys.jwks import JwksDocument, etag_matches
 from ..settings import Settings
 
 router = APIRouter()

@@ -3,7 +3,7 @@
 An incoming `X-Request-ID` (from a proxy or the caller) is kept when it is short and made
 of safe characters, so one id follows a request across services; anything else is
 replaced by a fresh one (never reflected: it would end up in logs and headers). The id
-lives in a contextvar, which app.logs adds to each line emitted while serving the request.
+lives in a contextvar, which app.telemetry.logs adds to each line emitted while serving the request.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .expiring import ExpiringMap
-from .redis_link import RedisLink, RedisUnavailable
+from ..state.expiring import ExpiringMap
+from ..state.redis_link import RedisLink, RedisUnavailable
 
 MAX_MEMORY_ENTRIES = 100_000
 

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from signet.algorithms import get_algorithm
 from signet.keys.base import KeyBackend
 
-from .settings import ConfigurationError, Settings
+from ..settings import ConfigurationError, Settings
 
 
 def kms_ring_name(settings: Settings) -> str:
@@ -22,7 +22,7 @@ def kms_ring_name(settings: Settings) -> str:
 def build_backend(settings: Settings) -> KeyBackend:
     root = _root_backend(settings)
     if settings.signing_mode == "delegated":
-        from .delegated import delegated_backend
+        from ..keys.delegated import delegated_backend
 
         return delegated_backend(settings, root)
     return root

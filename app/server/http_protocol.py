@@ -1,6 +1,6 @@
 """A hard bound on the request head for `signet serve`, enforced while it is still arriving.
 
-The ASGI guard (app/request_limits.py) answers 431 only once the server has parsed the whole
+The ASGI guard (app/asgi/request_limits.py) answers 431 only once the server has parsed the whole
 header block, and uvicorn's httptools parser buffers a header of any size first: one 50 MB
 header costs the process about 100 MB before any limit can apply. This subclass counts the
 bytes of a request head as they are received and, past `max_head_bytes`, answers 431 and
@@ -26,7 +26,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .request_limits import MAX_TARGET_BYTES
+from ..asgi.request_limits import MAX_TARGET_BYTES
 
 
 def head_limit(max_header_bytes: int) -> int:

@@ -13,7 +13,7 @@ from signet.keyring import RotationPolicy
 from signet.keys.base import KeyBackend
 from signet.rotation import Rotator, supports_rotation
 
-from .settings import Settings
+from ..settings import Settings
 
 log = logging.getLogger("signet.rotation")
 

@@ -10,27 +10,14 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime
 
-from signet.keyring import KeyRecord, RotationPolicy, planned_step
+from signet.keyring import RotationPolicy
 from signet.rotation import RotationRefused, Rotator
 
-from .backends import build_backend
-from .rotation import build_rotator, rotation_policy
-from .settings import ConfigurationError, Settings
-
-
-def _time(value: float | None) -> str:
-    return "-" if value is None else datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-_NEXT_STEP_WORDS = {"activates": "signs from", "unpublished": "unpublished at",
-                    "successor_activates": "successor signs from"}
-
-
-def _next_step(record: KeyRecord, policy: RotationPolicy) -> str:
-    step = planned_step(record, policy)
-    return "-" if step is None else f"{_NEXT_STEP_WORDS[step.event]} {_time(step.at)}"
+from ..keys.backends import build_backend
+from ..keys.ring_view import next_step, record_view
+from ..keys.rotation import build_rotator, rotation_policy
+from ..settings import ConfigurationError, Settings
 
 
 async def _open_rotator(settings: Settings) -> Rotator:
@@ -42,11 +29,6 @@ async def _open_rotator(settings: Settings) -> Rotator:
         raise ConfigurationError(f"SIGNET_KEY_BACKEND: the {settings.key_backend} backend has a"
                                  " fixed key; key ring commands need the local backend")
     return rotator
-
-
-def record_view(r: KeyRecord, policy: RotationPolicy) -> dict[str, str]:
-    return {"kid": r.kid, "alg": r.alg, "state": r.state.value, "created": _time(r.created_at),
-            "activated": _time(r.activated_at), "next": _next_step(r, policy)}
 
 
 def _rows(rotator: Rotator, policy: RotationPolicy) -> list[dict[str, str]]:
@@ -74,7 +56,7 @@ def keys_command(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"signet: {exc}", file=sys.stderr)
                 return 1
             print(f"created {record.kid} ({record.alg}): published now,"
-                  f" {_next_step(record, policy)}")
+                  f" {next_step(record, policy)}")
         elif args.keys_command == "retire":
             if not args.yes:
                 print(f"signet: retiring {args.kid} unpublishes it at once: every unexpired token"

@@ -1,7 +1,7 @@
 """Structured JSON log lines for the `signet` loggers (uvicorn keeps its own format).
 
 Callers pass facts as `extra={"fields": {...}}`; secrets and tokens are never passed.
-A line emitted while serving a request carries its `request_id` (see app.request_id).
+A line emitted while serving a request carries its `request_id` (see app.asgi.request_id).
 uvicorn's access log would print query strings, where a careless client may put its
 secret (the token endpoint refuses it, but only after the line is written): they are
 replaced by `?<redacted>` before any handler sees them.
@@ -14,7 +14,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from .request_id import current_request_id
+from ..asgi.request_id import current_request_id
 
 # json.dumps(line, default=str) without building an encoder per line (one per audit line).
 _ENCODER = json.JSONEncoder(default=str)

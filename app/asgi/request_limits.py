@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-from .oauth_errors import invalid_request
+from ..token.oauth_errors import invalid_request
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

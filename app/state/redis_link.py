@@ -17,7 +17,7 @@ import redis.asyncio as redis
 
 from signet.redis_url import redis_from_url
 
-from .settings import ConfigurationError
+from ..settings import ConfigurationError
 
 log = logging.getLogger("signet.redis")
 T = TypeVar("T")

@@ -26,7 +26,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import Argon2Error, InvalidHashError
 
-from .expiring import ExpiringMap
+from ..state.expiring import ExpiringMap
 
 SECRET_BYTES = 32  # 256 bits of randomness: guessing is hopeless, throttled or not
 MAX_CACHED = 10_000

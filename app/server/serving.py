@@ -18,6 +18,9 @@ from typing import Any
 import uvicorn
 from uvicorn.main import STARTUP_FAILURE
 
+# The service's top-level package: `app` in the repository, `signet_issuer` installed.
+SERVICE_PACKAGE = (__package__ or "app").partition(".")[0]
+
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -41,7 +44,7 @@ def run_issuer(host: str, port: int, grace_seconds: float, **options: Any) -> in
     """Serve app.main:app until a signal; 0 once drained (uvicorn cancels requests still
     running after `grace_seconds`, so shutdown is bounded). The app is named after this
     package: `app` in the repository, `signet_issuer` in the installed wheel."""
-    config = uvicorn.Config(f"{__package__}.main:app", host=host, port=port,
+    config = uvicorn.Config(f"{SERVICE_PACKAGE}.main:app", host=host, port=port,
                             timeout_graceful_shutdown=grace_seconds, **options)
     server = GracefulServer(config)
     server.run()

@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives import serialization
 from signet.algorithms import ALGORITHMS, KeyFamily, algorithm_fits_key
 from signet.jwk import public_key_to_jwk
 
-from .client_secrets import generate_secret, hash_secret
-from .clients import Client, RegistryError, editing, parse_client, parse_jwks, read_registry
-from .settings import Settings
+from ..settings import Settings
+from ..token.client_secrets import generate_secret, hash_secret
+from ..token.registry import Client, RegistryError, editing, parse_client, parse_jwks, read_registry
 
 
 class UsageError(Exception):

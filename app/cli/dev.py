@@ -19,9 +19,12 @@ from pathlib import Path
 
 import httpx
 
-from .client_secrets import generate_secret, hash_secret, secret_matches
-from .clients import Client, editing
-from .settings import Settings
+from ..settings import Settings
+from ..token.client_secrets import generate_secret, hash_secret, secret_matches
+from ..token.registry import Client, editing
+
+# The service's top-level package: `app` in the repository, `signet_issuer` installed.
+SERVICE_PACKAGE = (__package__ or "app").partition(".")[0]
 
 DEMO_CLIENT_ID = "demo"
 DEMO_SCOPES = ("demo.read", "demo.write")
@@ -126,7 +129,7 @@ class DemoService(threading.Thread):
                "SIGNET_VERIFIER_AUDIENCE": DEMO_AUDIENCE}
         port = self.settings.port + DEMO_PORT_OFFSET
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
-            [sys.executable, "-m", "uvicorn", f"{__package__}.demo:app", "--host", "127.0.0.1", "--port",
+            [sys.executable, "-m", "uvicorn", f"{SERVICE_PACKAGE}.demo:app", "--host", "127.0.0.1", "--port",
              str(port), "--log-level", "warning"], env=env, preexec_fn=_die_with_parent)
         self.process.wait()
 

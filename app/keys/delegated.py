@@ -16,7 +16,7 @@ from signet.keys.attested_store import AttestedKeyStore
 from signet.keys.base import KeyBackend
 from signet.keys.delegated import DelegatedBackend, DelegatedTiming
 
-from .settings import Settings
+from ..settings import Settings
 
 
 def delegated_backend(settings: Settings, root: KeyBackend) -> DelegatedBackend:

@@ -2,7 +2,7 @@
 each route really sends, the token request form, and the media types of the pages.
 
 Routes read their input from the raw request (the token form is parsed strictly by
-app/form.py), so FastAPI cannot infer these; tests/test_fuzz_openapi.py holds the issuer
+app/token/form.py), so FastAPI cannot infer these; tests/test_fuzz_openapi.py holds the issuer
 to what is written here.
 """
 
@@ -52,7 +52,7 @@ def errors(*statuses: int) -> Responses:
     return {status: {"model": ErrorBody, "description": _WHY[status]} for status in statuses}
 
 
-# The request-size guard (app/request_limits.py) may answer any route with these.
+# The request-size guard (app/asgi/request_limits.py) may answer any route with these.
 REQUEST_LIMITS = errors(413, 414, 431)
 
 NOT_MODIFIED: Responses = {304: {"description": "Not modified (If-None-Match matched the ETag)"}}

@@ -17,8 +17,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from .expiring import ExpiringMap
-from .redis_link import RedisLink, RedisUnavailable
+from ..state.expiring import ExpiringMap
+from ..state.redis_link import RedisLink, RedisUnavailable
 
 MAX_MEMORY_COUNTERS = 100_000
 # Decrement a live counter, never below zero, never creating one (its window is kept).

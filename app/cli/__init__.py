@@ -1,0 +1,1 @@
+"""The `signet` command: serve, dev, keys, clients, token."""

@@ -1,0 +1,121 @@
+"""The `signet` command (also `python -m app`): run the issuer, inspect its keys, manage clients."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from signet import __version__
+from signet.keys.base import KeyConfigurationError
+
+from ..settings import ConfigurationError, Settings, load_settings
+from ..token.registry import RegistryError
+from .clients import UsageError
+from .clients import add_commands as add_client_commands
+from .keys import add_keys_parser, protect_kid
+
+
+def serve(settings: Settings, args: argparse.Namespace, extra_lines: tuple[str, ...] = ()) -> int:
+    from ..server.serving import run_issuer  # uvicorn is imported only to serve
+
+    base = settings.issuer_url
+    print(f"Signet issuer: {base}  (key backend: {settings.key_backend},"
+          f" algorithm: {settings.signing_alg})")
+    print(f"  public keys:  curl -s {base}/.well-known/jwks.json")
+    print(f"  discovery:    curl -s {base}/.well-known/openid-configuration")
+    print(f"  readiness:    curl -s {base}/readyz", flush=not extra_lines)
+    for line in extra_lines:
+        print(line, flush=True)
+    from ..server.http_protocol import bounded_protocol
+
+    return run_issuer(settings.host, settings.port, settings.shutdown_grace_seconds,
+                      log_level=settings.log_level, proxy_headers=args.proxy_headers,
+                      http=bounded_protocol(settings.max_header_bytes,
+                                            settings.request_read_timeout_seconds))
+
+
+def dev(settings: Settings, args: argparse.Namespace) -> int:
+    from .dev import DemoPortInUse, DemoService, check_demo_port, demo_lines
+
+    try:
+        check_demo_port(settings)
+    except DemoPortInUse as exc:
+        raise UsageError(str(exc)) from None
+    lines = demo_lines(settings)
+    demo = DemoService(settings)
+    demo.start()  # once the issuer answers
+    try:
+        return serve(settings, args, lines)
+    finally:
+        demo.stop()
+
+
+async def _open_backend(settings: Settings):  # type: ignore[no-untyped-def]
+    from ..keys.backends import build_backend
+
+    backend = build_backend(settings)
+    await backend.open()
+    return backend
+
+
+def _jwks(settings: Settings, args: argparse.Namespace) -> int:
+    from ..keys.jwks import JwksDocument
+
+    async def run() -> bytes:
+        backend = await _open_backend(settings)
+        try:
+            return JwksDocument.from_backend(backend).body
+        finally:
+            await backend.aclose()
+
+    print(json.dumps(json.loads(asyncio.run(run())), indent=2))
+    return 0
+
+
+def _check(settings: Settings, args: argparse.Namespace) -> int:
+    async def run() -> str:
+        backend = await _open_backend(settings)
+        try:
+            await backend.check_reachable()
+            key = backend.signing_key().published
+            return f"ok: backend={backend.name} alg={key.alg.name} kid={key.kid}"
+        finally:
+            await backend.aclose()
+
+    print(asyncio.run(run()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="signet", description="Signet issuer. Configured by SIGNET_* environment variables.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, handler, text in (
+            ("serve", serve, "run the issuer (SIGNET_HOST, SIGNET_PORT)"),
+            ("dev", dev, "register a demo client, print curl lines to try, run the issuer")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--proxy-headers", action="store_true",
+                             help="trust X-Forwarded-* from the proxy in front")
+        command.set_defaults(handler=handler)
+    commands.add_parser("jwks", help="print the JWKS the issuer would publish").set_defaults(
+        handler=_jwks)
+    commands.add_parser("check", help="validate settings and reach the signing key").set_defaults(
+        handler=_check)
+    add_client_commands(commands)
+    add_keys_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(protect_kid(sys.argv[1:] if argv is None else argv))
+    try:
+        return int(args.handler(load_settings(), args))
+    except (ConfigurationError, KeyConfigurationError) as exc:
+        print(f"signet: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except (UsageError, RegistryError) as exc:
+        print(f"signet: error: {exc}", file=sys.stderr)
+        return 2

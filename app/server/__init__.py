@@ -1,0 +1,1 @@
+"""Running the issuer under uvicorn: the bounded request head and read timeout, graceful shutdown."""

@@ -1,0 +1,1 @@
+"""Short-lived shared state: Redis when configured, bounded process memory otherwise."""

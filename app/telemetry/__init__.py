@@ -1,0 +1,1 @@
+"""What the issuer tells its operators: structured JSON logs and Prometheus metrics."""
