@@ -15,10 +15,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from pybase64 import b64decode
 
-_PADDING = (b"", b"", b"==", b"=")
+# What a base64url text of length % 4 == i needs appended to decode (1 is never valid).
+PADDING = (b"", b"", b"==", b"=")
 # The last character of a canonical encoding leaves the unused low bits zero:
 # 4 bits when len % 4 == 2, 2 bits when len % 4 == 3.
-_CANONICAL_LAST: tuple[frozenset[int], ...] = (
+CANONICAL_LAST: tuple[frozenset[int], ...] = (
     frozenset(), frozenset(), frozenset(b"AQgw"), frozenset(b"AEIMQUYcgkosw048"))
 
 
@@ -46,12 +47,12 @@ def b64url_decode(text: str | bytes) -> bytes:
     # operands make `in` a memchr; one-byte bytes operands are several times slower.
     if tail == 1 or 43 in text or 47 in text or 61 in text:
         raise EncodingError("not base64url")
-    if tail and text[-1] not in _CANONICAL_LAST[tail]:
+    if tail and text[-1] not in CANONICAL_LAST[tail]:
         raise EncodingError("non-canonical base64url")
     try:
         # SIMD decoder; validating refuses whitespace and characters outside the alphabet.
         # Positional arguments: pybase64 parses keywords far more slowly.
-        return b64decode(text + _PADDING[tail], b"-_", True)
+        return b64decode(text + PADDING[tail], b"-_", True)
     except ValueError:  # binascii.Error
         raise EncodingError("not base64url") from None
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.support.processes import ROOT
 
 BLOCKED = ("fastapi", "starlette", "pydantic", "pydantic_settings", "boto3", "botocore", "aioboto3",
@@ -39,3 +41,19 @@ def test_verifier_imports_without_fastapi_pydantic_or_boto3() -> None:
     lines = result.stdout.splitlines()
     # The block works (the FastAPI module really could not load) and the verifier did.
     assert lines == ["fastapi dependencies refused: blocked for this test: fastapi", "ok"]
+
+
+def test_a_free_threaded_interpreter_without_the_gil_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The verifier's caches take no lock (they rely on the GIL): with the GIL off, importing
+    it fails with the fix in the message instead of racing. The interpreter here has a GIL, so
+    the probe is faked (the only stand-in in this file)."""
+    import runpy
+    import sys
+
+    import signet.verifier._preflight as preflight
+
+    monkeypatch.setattr(sys, "_is_gil_enabled", lambda: False, raising=False)
+    with pytest.raises(ImportError, match="PYTHON_GIL=1"):
+        runpy.run_path(preflight.__file__)
+    monkeypatch.setattr(sys, "_is_gil_enabled", lambda: True, raising=False)
+    runpy.run_path(preflight.__file__)  # with the GIL: imports

@@ -4,6 +4,12 @@ The request path, in order (`_verify_now`): size limit; the verified-token cache
 the header (cached by its exact segment, so a key's header is parsed once); the payload;
 the trusted issuer and its key by kid; algorithm bound to that key; signature; claims.
 Everything it reads is in process memory, written by the key cache on its own thread.
+
+The caches here and in the key cache take no lock: each read or write is one dict or
+OrderedDict operation, which the GIL makes atomic, and a reader that loses a race sees an
+entry either before or after a change, both of them valid (see the KeyError handling below).
+A free-threaded interpreter with the GIL off gives no such guarantee, so `signet.verifier`
+refuses to import there (signet/verifier/_preflight.py) rather than race.
 """
 
 from __future__ import annotations
@@ -67,7 +73,10 @@ TOKEN_KEY_CHARS = 32
 
 # A verified-token cache entry: claims, valid-from, valid-until (leeway applied), the
 # issuer's key state and its generation when verified, the kid, and the token.
+# A tuple, not a class: the hot path unpacks it in one step (no attribute lookups); the cold
+# paths read it by these names.
 _Entry = tuple[Claims, float, float, IssuerKeys, int, str, str]
+ENTRY_KEYS, ENTRY_KID, ENTRY_TOKEN = 3, 5, 6
 
 
 class _KeysNeeded(Exception):
@@ -160,7 +169,7 @@ class Verifier:
     def is_cached(self, token: str) -> bool:
         """Whether `token` is in the verified-token cache (introspection for tests and metrics)."""
         entry = self._verified.get(token[-TOKEN_KEY_CHARS:])
-        return entry is not None and entry[6] == token
+        return entry is not None and entry[ENTRY_TOKEN] == token
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -329,5 +338,5 @@ class Verifier:
         """Drop verified tokens signed by removed keys (called by the key cache)."""
         state = self._issuers[issuer]
         for cache_key, entry in list(self._verified.items()):
-            if entry[3] is state and entry[5] in kids:
+            if entry[ENTRY_KEYS] is state and entry[ENTRY_KID] in kids:
                 self._verified.pop(cache_key, None)
