@@ -96,8 +96,9 @@ ISSUER_MEANINGS: dict[str, str] = {
         "How often each replica re-reads the key ring (and so how stale its view can be)."),
     "SIGNET_ADMIN_TOKEN": (
         "Enables the admin API (`/admin/...`) for callers presenting `Authorization: Bearer "
-        "<token>`. Unset or empty: the admin API answers 404. At least 32 characters: a shorter "
-        "token refuses start-up."),
+        "<token>`. Unset or empty: the admin API answers 404. At least 32 characters (8 or more "
+        "different), of RFC 6750 token characters with no surrounding whitespace: anything "
+        "else refuses start-up."),
     "SIGNET_REDIS_URL": (
         "Redis used by the issuer (throttling, the KMS key ring lock) and by tests. Required for "
         "managed KMS keys. `redis://`, `rediss://`, `unix://`, `redis+cluster://` or "
@@ -156,7 +157,9 @@ VERIFIER_MEANINGS: dict[str, str] = {
         "`redis+sentinel://`; see [Redis URLs](#redis-urls)). Without it: memory and HTTP only."),
     "SIGNET_VERIFIER_REDIS_PREFIX": "Prefix of the verifier's Redis keys and channel (one per deployment).",
     "SIGNET_CACHE_INTEGRITY_KEY": (
-        "Secret (16+ bytes) for the HMAC on Redis entries; empty means unset. Strongly recommended."),
+        "Secret (16+ bytes, 8 or more different, no surrounding whitespace) for the HMAC on "
+        "Redis entries; empty means unset. Strongly recommended: without it a verifier using "
+        "Redis logs a warning."),
     "SIGNET_VERIFIER_MIN_CACHE_SECONDS": "Lower bound of the issuer's max-age.",
     "SIGNET_VERIFIER_MAX_CACHE_SECONDS": (
         "Upper bound of the issuer's max-age (300 when the issuer sends none)."),

@@ -20,7 +20,7 @@ from signet.redis_url import check_redis_url
 from signet.urls import is_loopback_host
 
 ENV_PREFIX = "SIGNET_"
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)")
+_DURATION = re.compile(r"(-?\d+(?:\.\d+)?)\s*([smhd]?)")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -31,6 +31,10 @@ class ConfigurationError(Exception):
 
 
 MIN_ADMIN_TOKEN_CHARS = 32  # SIGNET_ADMIN_TOKEN; empty means unset
+# A random token of 32 characters has far more distinct ones; "x" * 32 or 31 spaces and
+# one letter are not secrets. The same floor applies to SIGNET_CACHE_INTEGRITY_KEY.
+MIN_DISTINCT_CHARS = 8
+BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 section 2.1 b64token
 
 
 class Settings(BaseSettings):
@@ -88,7 +92,7 @@ class Settings(BaseSettings):
     # SIGTERM: stop accepting, let in-flight requests finish for at most this long, exit 0.
     shutdown_grace_seconds: float = Field(20.0, gt=0, le=600)
     # `signet serve`: a request (head and body) must arrive within this long, else 408.
-    request_read_timeout_seconds: float = Field(10.0, gt=0, le=600)
+    request_read_timeout_seconds: float = Field(10.0, ge=1, le=600)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     metrics_enabled: bool = True  # GET /metrics (Prometheus); false: 404
 
@@ -109,8 +113,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             if not value.strip():
                 return None
-            if len(value) < MIN_ADMIN_TOKEN_CHARS:
-                raise ValueError(f"must be at least {MIN_ADMIN_TOKEN_CHARS} characters (for example:"
+            if not BEARER_TOKEN.fullmatch(value):
+                raise ValueError("must be a bearer token: letters, digits and -._~+/ (RFC 6750"
+                                 " b64token), no spaces, no surrounding whitespace (a newline at"
+                                 " the end of a mounted file counts)")
+            if len(value) < MIN_ADMIN_TOKEN_CHARS or len(set(value)) < MIN_DISTINCT_CHARS:
+                raise ValueError(f"must be at least {MIN_ADMIN_TOKEN_CHARS} characters, at least"
+                                 f" {MIN_DISTINCT_CHARS} of them different (for example:"
                                  " python -c 'import secrets; print(secrets.token_urlsafe(32))')")
         return value
 
@@ -145,6 +154,15 @@ class Settings(BaseSettings):
             match = _DURATION.fullmatch(value.strip())
             if match:
                 return float(match[1]) * _UNIT_SECONDS[match[2] or "s"]
+        return value
+
+    @field_validator("rotation_period", "verifier_max_cache_seconds", "verifier_leeway",
+                     "delegated_key_lifetime")
+    @classmethod
+    def _not_negative(cls, value: timedelta) -> timedelta:
+        """A negative leeway would unpublish keys while their tokens are still accepted."""
+        if value.total_seconds() < 0:
+            raise ValueError(f"must not be negative, got {value.total_seconds():g} s")
         return value
 
     @field_validator("issuer")

@@ -86,7 +86,7 @@ async def test_verifier_caches_keys_through_tls_and_acl(secure_redis: SecureRedi
                                                         issuer: tuple[Service, str, str]) -> None:
     _, base, token = issuer
     verifier = Verifier(base, AUD, redis_url=secure_redis.url(), redis_prefix=PREFIX + "verifier:",
-                        cache_integrity_key=b"k" * 32)
+                        cache_integrity_key=b"integrity-key-for-the-tests-0123")
     try:
         claims = await verifier.verify(token)
         assert claims["client_id"] == "orders"

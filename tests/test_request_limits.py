@@ -118,7 +118,8 @@ def test_signet_serve_refuses_a_huge_head_while_it_arrives(tmp_path_factory: pyt
 
 
 def test_signet_serve_drops_requests_that_arrive_too_slowly(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Connections holding an unfinished head, an unfinished body, or nothing at all get 408
+    """Connections holding an unfinished head, an unfinished body (also one pipelined behind
+    a complete request), or nothing at all get 408
     and are closed after SIGNET_REQUEST_READ_TIMEOUT_SECONDS, while a normal request on
     another connection is served meanwhile; a complete request is never cut off."""
     import time
@@ -134,7 +135,12 @@ def test_signet_serve_drops_requests_that_arrive_too_slowly(tmp_path_factory: py
         starts = {"head": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ",
                   "body": b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type:"
                           b" application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type=",
-                  "nothing": b""}
+                  "nothing": b"",
+                  # A whole request, then the head of another in the same write (pipelining):
+                  # the second request's clock must start although no new chunk arrives.
+                  "pipelined": b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                               b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type:"
+                               b" application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n"}
         sockets = {}
         for name, start in starts.items():
             sock = socket.create_connection(("127.0.0.1", port), timeout=20)
@@ -146,6 +152,9 @@ def test_signet_serve_drops_requests_that_arrive_too_slowly(tmp_path_factory: py
             with sock:
                 answer = sock.makefile("rb").read()  # returns once the server closes
             waited = time.monotonic() - opened
+            if name == "pipelined":  # the first request answered, then the second refused
+                assert answer.startswith(b"HTTP/1.1 200 "), answer[:100]
+                answer = answer[answer.index(b"HTTP/1.1 408 "):]
             assert answer.startswith(b"HTTP/1.1 408 "), (name, answer[:100])
             assert b"did not arrive within 1.5 s" in answer, name
             assert waited >= 1.4, (name, waited)  # not before the bound

@@ -296,6 +296,11 @@ def test_algorithm_allow_list(key: LocalSigningKey, clock: Clock) -> None:
     ({"SIGNET_VERIFIER_ISSUER": "http://issuer.example"}, "SIGNET_VERIFIER_ISSUER: 'http://issuer.example'"),
     ({"SIGNET_REDIS_URL": "localhost:6379"}, "SIGNET_REDIS_URL: must start with"),
     ({"SIGNET_CACHE_INTEGRITY_KEY": "short"}, "SIGNET_CACHE_INTEGRITY_KEY: must be at least 16 bytes"),
+    ({"SIGNET_CACHE_INTEGRITY_KEY": " " * 31 + "x"}, "SIGNET_CACHE_INTEGRITY_KEY: has leading or trailing"),
+    ({"SIGNET_CACHE_INTEGRITY_KEY": "integrity-key-0123456789\n"},
+     "SIGNET_CACHE_INTEGRITY_KEY: has leading or trailing whitespace"),
+    ({"SIGNET_CACHE_INTEGRITY_KEY": "k" * 32},
+     "SIGNET_CACHE_INTEGRITY_KEY: must be at least 16 bytes, at least 8"),
     ({"SIGNET_VERIFIER_MIN_CACHE_SECONDS": "600", "SIGNET_VERIFIER_MAX_CACHE_SECONDS": "60"},
      "SIGNET_VERIFIER_MIN_CACHE_SECONDS: must not exceed"),
     ({"SIGNET_VERIFIER_TOKEN_CACHE_SIZE": "lots"}, "SIGNET_VERIFIER_TOKEN_CACHE_SIZE: must be a number"),
@@ -312,11 +317,12 @@ def test_settings_from_env() -> None:
     settings = VerifierSettings.from_env({
         "SIGNET_VERIFIER_ISSUER": "https://a.example, https://b.example",
         "SIGNET_VERIFIER_AUDIENCE": "api://x", "SIGNET_VERIFIER_LEEWAY": "5",
-        "SIGNET_REDIS_URL": "redis://127.0.0.1:6379/0", "SIGNET_CACHE_INTEGRITY_KEY": "k" * 32,
+        "SIGNET_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "SIGNET_CACHE_INTEGRITY_KEY": "integrity-key-for-the-tests-0123",
         "SIGNET_VERIFIER_TOKEN_CACHE_SIZE": "10"})
     assert settings.issuers == ("https://a.example", "https://b.example")
     assert (settings.leeway, settings.token_cache_size) == (5.0, 10)
-    assert settings.cache_integrity_key == b"k" * 32
+    assert settings.cache_integrity_key == b"integrity-key-for-the-tests-0123"
     assert "k" * 32 not in repr(settings)
 
 
@@ -324,3 +330,18 @@ def test_load_jwks_only_for_trusted_issuers(key: LocalSigningKey, clock: Clock) 
     verifier = make_verifier(key, clock)
     with pytest.raises(ValueError, match="not a trusted issuer"):
         verifier.load_jwks("https://evil.example", "{}")
+
+
+def test_a_verifier_sharing_keys_through_redis_without_an_integrity_key_warns(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Unkeyed Redis entries are trusted as they are: say so once, at construction (no I/O)."""
+    from signet.verifier import Verifier
+
+    with caplog.at_level("WARNING", logger="signet.verifier"):
+        Verifier("https://issuer.example", "api://x", redis_url="redis://127.0.0.1:1/0").close()
+    assert any("without SIGNET_CACHE_INTEGRITY_KEY" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="signet.verifier"):
+        Verifier("https://issuer.example", "api://x", redis_url="redis://127.0.0.1:1/0",
+                 cache_integrity_key=b"integrity-key-for-the-tests-0123").close()
+    assert not any("INTEGRITY" in r.getMessage() for r in caplog.records)

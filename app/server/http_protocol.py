@@ -67,9 +67,24 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _too_slow(self) -> None:
         self._read_timer = None
+        if self.pipeline:
+            # Requests wait, unread, behind an earlier request's handler (uvicorn pauses
+            # reading meanwhile): a handler's time is not bounded here, so the arriving
+            # request gets a full read timeout from now instead of cutting that answer short.
+            self._arm()
+            return
         if not self.transport.is_closing():
             self._answer(408, b"Request Timeout",
                          f"the request did not arrive within {self.read_timeout:g} s")
+
+    def on_message_begin(self) -> None:
+        # Every request starts its own clock, also one that begins in the same chunk as the
+        # end of the previous one (pipelining): that request was never "awaited" by
+        # data_received, and without this its unfinished body would hold the connection.
+        super().on_message_begin()
+        self._awaiting_request = False
+        self._disarm()
+        self._arm()
 
     def on_headers_complete(self) -> None:
         self._in_head = False

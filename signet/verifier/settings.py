@@ -39,6 +39,7 @@ ENVIRONMENT = {
     "root_keys": "SIGNET_VERIFIER_ROOT_KEYS",
     "jwks_hosts": "SIGNET_VERIFIER_JWKS_HOSTS",
 }
+MIN_DISTINCT_BYTES = 8  # "x" * 32 is not a key
 MIN_INTEGRITY_KEY_BYTES = 16
 
 
@@ -177,7 +178,11 @@ def _integrity_key(value: Any) -> bytes | None:
     key = value.encode() if isinstance(value, str) else bytes(value)
     if not key.strip():
         return None
-    if len(key) < MIN_INTEGRITY_KEY_BYTES:
+    if key != key.strip():  # instances that strip and instances that don't would disagree
+        raise VerifierConfigError(ENVIRONMENT["cache_integrity_key"], "has leading or trailing"
+                                  " whitespace (a newline at the end of a mounted file?); remove it")
+    if len(key) < MIN_INTEGRITY_KEY_BYTES or len(set(key)) < MIN_DISTINCT_BYTES:
         raise VerifierConfigError(ENVIRONMENT["cache_integrity_key"],
-                                  f"must be at least {MIN_INTEGRITY_KEY_BYTES} bytes")
+                                  f"must be at least {MIN_INTEGRITY_KEY_BYTES} bytes, at least"
+                                  f" {MIN_DISTINCT_BYTES} of them different")
     return key

@@ -126,6 +126,10 @@ class Verifier:
                                     health_check_interval=30)
             store = RedisJwksStore(client, settings.redis_prefix, settings.cache_integrity_key,
                                    self._stats)
+            if settings.cache_integrity_key is None:
+                log.warning("SIGNET_REDIS_URL is set without SIGNET_CACHE_INTEGRITY_KEY: whoever"
+                            " can write to that Redis can make this verifier trust a key of"
+                            " theirs; set the same key on every verifier (docs/threat-model.md)")
         jwks_urls = {issuer: settings.jwks_url for issuer in settings.issuers}
         trust = ({issuer: KeyTrust(settings.root_keys, issuer, settings.leeway, clock)
                   for issuer in settings.issuers} if settings.root_keys is not None else None)
