@@ -505,3 +505,25 @@ async def test_a_discovery_document_cannot_send_verifiers_to_another_host(
         assert "elsewhere.example" in (status.refresh_error or "")
     finally:
         server.shutdown()
+
+
+async def test_a_cooldown_held_in_redis_cannot_hold_back_a_new_key(
+        proxy: CountingProxy, issuers: dict[str, str], redis_url: str, prefix: str, keys: Keys,
+        verifiers: list[Verifier]) -> None:
+    """Whoever can write Redis sets the fleet's unknown-kid cooldown with no expiry (or a year's).
+    After an emergency rotation the issuer publishes key B at once; B's tokens must still
+    verify at once, not after a whole cache lifetime: a cooldown key no verifier could have
+    written (its expiry missing or beyond the configured cooldown) is replaced and claimed."""
+    client = redis.Redis.from_url(redis_url)
+    for hold in ({}, {"ex": 365 * 86400}):
+        proxy.upstream = issuers["a"]
+        verifier = await started(verifiers, **options(proxy, redis_url, prefix,
+                                                      unknown_kid_cooldown_seconds=5))
+        token_b = sign_claims(keys.b, access_claims(ISSUER))
+        client.set(f"{prefix}cooldown:{ISSUER}", b"1", **hold)  # type: ignore[arg-type]
+        proxy.upstream = issuers["ab"]  # B published now
+        assert await code_of(verifier, token_b) == "ok", hold
+        assert 0 < client.pttl(f"{prefix}cooldown:{ISSUER}") <= 5000  # a verifier's own now
+        await verifier.aclose()
+        verifiers.remove(verifier)
+        client.delete(f"{prefix}cooldown:{ISSUER}", f"{prefix}jwks:{ISSUER}")

@@ -23,6 +23,17 @@ log = logging.getLogger("signet.verifier")
 
 _FORMAT = b"signet-jwks-v1"
 _NO_MAC = b"-"
+# 1: claimed; 2: claimed after replacing a key no verifier wrote (no expiry, or a longer one);
+# 0: another instance holds the cooldown. One script: the check and the write are one step.
+_CLAIM_COOLDOWN = """
+if redis.call('set', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 1 end
+local left = redis.call('pttl', KEYS[1])
+if left == -1 or left > tonumber(ARGV[1]) then
+  redis.call('set', KEYS[1], '1', 'PX', ARGV[1])
+  return 2
+end
+return 0
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,9 +112,17 @@ class RedisJwksStore:
         return bool(await self.client.exists(f"{self.prefix}lock:{issuer}"))
 
     async def claim_cooldown(self, issuer: str, seconds: float) -> bool:
-        """True for the one instance in the fleet allowed an unknown-kid refetch now."""
+        """True for the one instance in the fleet allowed an unknown-kid refetch now.
+
+        A cooldown key with no expiry, or one longer than this instance's cooldown, was not
+        written by a verifier (each sets its own cooldown as the expiry): it is replaced and
+        claimed, so whoever can write Redis cannot hold back a new key's tokens for ever."""
         name = f"{self.prefix}cooldown:{issuer}"
-        return bool(await self.client.set(name, b"1", nx=True, px=max(1, int(seconds * 1000))))
+        claimed = await self.client.eval(_CLAIM_COOLDOWN, 1, name, max(1, int(seconds * 1000)))
+        if claimed == 2:
+            log.warning("replaced a fleet cooldown that had no or too long an expiry",
+                        extra={"fields": {"issuer": issuer, "key": name}})
+        return bool(claimed)
 
     async def announce(self, issuer: str) -> None:
         await self.client.publish(self.channel, issuer.encode())
