@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -164,3 +165,21 @@ def test_signet_serve_drops_requests_that_arrive_too_slowly(tmp_path_factory: py
             assert sock.makefile("rb").readline().startswith(b"HTTP/1.1 200 ")
     finally:
         service.stop()
+
+
+@pytest.mark.parametrize("proxy_headers", [False, True])
+def test_signet_serve_warns_when_an_https_issuer_runs_without_proxy_headers(
+        tmp_path: Path, proxy_headers: bool) -> None:
+    """An https issuer URL means a proxy terminates TLS in front of `signet serve`; without
+    --proxy-headers every caller is counted under the proxy's address. Say so at start."""
+    port = free_port()
+    argv = [sys.executable, "-m", "app", "serve", *(["--proxy-headers"] if proxy_headers else [])]
+    service = Service("signet-serve", argv, {
+        "SIGNET_PORT": str(port), "SIGNET_LOCAL_KEY_DIR": str(tmp_path / "keys"),
+        "SIGNET_CLIENTS_FILE": str(tmp_path / "clients.yaml"), "SIGNET_ISSUER": "https://issuer.example"})
+    try:
+        service.wait_http(f"http://127.0.0.1:{port}/healthz")
+        output = service.output()
+    finally:
+        service.stop()
+    assert ("--proxy-headers is off" in output) is not proxy_headers, output

@@ -173,3 +173,81 @@ def test_a_client_starting_many_replicas_at_once_is_not_refused(tmp_path: Path) 
         assert len(audit_lines(issuer, "token_issued")) == 12
     finally:
         issuer.stop()
+
+
+async def _guesses(base: str, addresses: list[str], per_address: int) -> list[int]:
+    """Wrong secrets for made-up client ids, `per_address` at once from each address."""
+    import asyncio
+    import secrets as random_secrets
+
+    import httpx
+
+    async def from_address(address: str) -> list[int]:
+        transport = httpx.AsyncHTTPTransport(local_address=address)
+        async with httpx.AsyncClient(base_url=base, transport=transport, timeout=120,
+                                     limits=httpx.Limits(max_connections=per_address)) as client:
+            responses = await asyncio.gather(*(
+                client.post("/token", data=CC, auth=(f"guess-{random_secrets.token_hex(6)}", "wrong"))
+                for _ in range(per_address)))
+        return [r.status_code for r in responses]
+
+    results = await asyncio.gather(*(from_address(a) for a in addresses))
+    return [status for statuses in results for status in statuses]
+
+
+def test_a_distributed_guess_flood_does_not_starve_registered_clients(tmp_path: Path) -> None:
+    """Guesses from 8 addresses at once fill the shared argon2 admission (16 checks, 4 per
+    address), so most of them get 503. Registered clients that have not failed themselves,
+    each asking for its first token (nothing cached), go in their own lane and ahead of the
+    queue: every one gets 200 while the flood runs."""
+    import asyncio
+
+    import httpx
+
+    env, _ = _registry(tmp_path)
+    secrets_of = {name: add_client(env, name, "--scope", "read", "--audience", "https://api") or ""
+                  for name in ("c1", "c2", "c3", "c4")}
+    issuer, base = start_issuer({**env, "SIGNET_AUTH_FAILURES_PER_ADDRESS": "1000"})
+    flood_from = [f"127.0.0.{n}" for n in range(2, 10)]
+
+    async def scenario() -> tuple[list[int], list[int]]:
+        flood = asyncio.create_task(_guesses(base, flood_from, 30))
+        await asyncio.sleep(0.3)  # the flood is in
+        transport = httpx.AsyncHTTPTransport(local_address="127.0.0.20")
+        async with httpx.AsyncClient(base_url=base, transport=transport, timeout=120) as client:
+            legit = await asyncio.gather(*(client.post("/token", data=CC, auth=(name, secret))
+                                           for name, secret in secrets_of.items()))
+        return [r.status_code for r in legit], await flood
+
+    try:
+        legit, flood = asyncio.run(scenario())
+    finally:
+        issuer.stop()
+    print(f"flood: {flood.count(401)} checked, {flood.count(503)} refused at admission")
+    assert flood.count(503) > 0  # the shared admission was full: the lane mattered
+    assert legit == [200] * 4, legit
+
+
+def test_guesses_behind_one_address_do_not_lock_out_its_other_clients(tmp_path: Path) -> None:
+    """Behind a proxy every caller has the proxy's address. Failures past the per-address limit
+    there must not lock out the registered clients that have not failed themselves; made-up
+    ids refused at the address leave no counter behind (in Redis, and in memory without it)."""
+    env, secret = _registry(tmp_path)
+    private_redis, url = start_redis()
+    prefix = f"signet-test-{uuid.uuid4().hex}:"
+    try:
+        for extra in ({"SIGNET_REDIS_URL": url, "SIGNET_REDIS_PREFIX": prefix}, {}):
+            issuer, base = start_issuer({**env, **extra, "SIGNET_AUTH_FAILURES_PER_ADDRESS": "5"})
+            try:
+                statuses = [post_token(base, CC, auth=(f"made-up-{n}", "wrong")).status_code
+                            for n in range(12)]
+                assert statuses == [401] * 5 + [429] * 7, statuses
+                assert post_token(base, CC, auth=("t", secret)).status_code == 200  # a clean client
+                if extra:
+                    client_counters = redis.Redis.from_url(url).keys(prefix + "authfail:client:*")
+                    assert len(client_counters) == 5  # the checked guesses only
+                assert post_token(base, CC, auth=("unknown-one", "wrong")).status_code == 429
+            finally:
+                issuer.stop()
+    finally:
+        private_redis.stop()

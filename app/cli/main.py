@@ -28,6 +28,12 @@ def serve(settings: Settings, args: argparse.Namespace, extra_lines: tuple[str, 
     print(f"  readiness:    curl -s {base}/readyz", flush=not extra_lines)
     for line in extra_lines:
         print(line, flush=True)
+    if base.startswith("https://") and not args.proxy_headers:
+        print("signet: warning: SIGNET_ISSUER is https, so a proxy terminates TLS in front of"
+              " this server, but --proxy-headers is off: every caller has the proxy's address,"
+              " and failures past SIGNET_AUTH_FAILURES_PER_ADDRESS refuse all of them that are"
+              " unknown or failing. Use --proxy-headers with FORWARDED_ALLOW_IPS set to the"
+              " proxy's addresses.", file=sys.stderr, flush=True)
     from ..server.http_protocol import bounded_protocol
 
     return run_issuer(settings.host, settings.port, settings.shutdown_grace_seconds,

@@ -60,10 +60,16 @@ class ExpiringMap(Generic[V]):
         return count
 
     def decrement(self, key: str) -> None:
-        """Give one count back (a refunded reservation); the window keeps its deadline."""
+        """Give one count back (a refunded reservation); the window keeps its deadline, and a
+        count back at zero leaves no entry."""
         entry = self._entries.get(key)
-        if entry is not None and entry[0] > self._clock():
-            self._entries[key] = (entry[0], max(0, int(entry[1]) - 1))  # type: ignore[call-overload, assignment]
+        if entry is None:
+            return
+        count = int(entry[1]) - 1  # type: ignore[call-overload]
+        if count <= 0 or entry[0] <= self._clock():
+            del self._entries[key]  # nothing failed, or the window is over: keep no entry
+        else:
+            self._entries[key] = (entry[0], count)  # type: ignore[assignment]
 
     def _make_room(self) -> None:
         if len(self._entries) < self.max_entries:

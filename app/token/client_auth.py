@@ -122,13 +122,14 @@ class Authenticator:
             raise invalid_client(FAILED, known_id)
         # Reserve first (an atomic count), check after, refund on success: concurrent guesses
         # cannot all pass a limit read before any of them was counted.
-        retry_after = await self.throttle.reserve(known_id, source)
+        reservation = await self.throttle.reserve(known_id, source, registered=client is not None)
+        retry_after = reservation.refused
         if retry_after is not None:
             raise OAuthError("temporarily_unavailable", "too many failed client authentications for"
                              f" this client or address; retry in {retry_after} s", 429,
                              {"Retry-After": str(retry_after)}, known_id)
         try:
-            await self._check(creds, client, valid_id, source)
+            await self._check(creds, client, valid_id, source, reservation.clean)
         except KdfBusy:
             await self.throttle.refund(known_id, source)  # not checked: not a failure
             raise OAuthError("temporarily_unavailable", "too many client authentications in"
@@ -141,10 +142,13 @@ class Authenticator:
         return client
 
     async def _check(self, creds: Credentials, client: Client | None, valid_id: bool,
-                     source: str) -> None:
+                     source: str, clean: bool) -> None:
         if creds.secret is not None:
+            # A registered client without failures of its own goes ahead of the rest: a
+            # flood of guesses (made-up ids, or ids already failing) cannot starve it.
             secret_ok = len(creds.secret) <= MAX_SECRET_LENGTH and await self.secrets.verify(
-                creds.client_id, client.secret_hash if client else None, creds.secret, source)
+                creds.client_id, client.secret_hash if client else None, creds.secret, source,
+                priority=clean)
             if not (secret_ok and valid_id):
                 raise invalid_client(FAILED)
             return

@@ -22,6 +22,9 @@ import asyncio
 import hmac
 import json
 import secrets
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from argon2 import PasswordHasher
 from argon2.exceptions import Argon2Error, InvalidHashError
@@ -37,10 +40,53 @@ KDF_CONCURRENCY = 4  # argon2 checks in flight: each holds 64 MiB for a few tens
 # a second), and one address cannot take the whole queue.
 KDF_ADMITTED = 16
 KDF_ADMITTED_PER_ADDRESS = 4
+# Checks of registered clients without failures of their own have a lane of their own: one
+# in flight per client at most (a second attempt already counts as that client's failure or
+# joins the running check), so this bounds the lane without limiting any one client.
+KDF_PRIORITY_ADMITTED = 64
 
 
 class KdfBusy(Exception):
     """Too many secret checks admitted already: answer 503 at once, retry shortly."""
+
+
+class CheckSlots:
+    """A semaphore of `size` slots whose priority waiters are woken before all others."""
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiting: tuple[deque[asyncio.Future[None]], deque[asyncio.Future[None]]] = (
+            deque(), deque())  # (priority, the rest)
+
+    @asynccontextmanager
+    async def hold(self, priority: bool) -> AsyncIterator[None]:
+        if self._free > 0 and not (self._waiting[0] or self._waiting[1]):
+            self._free -= 1
+        else:
+            turn = asyncio.get_running_loop().create_future()
+            queue = self._waiting[0 if priority else 1]
+            queue.append(turn)
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():
+                    self._release()  # handed a slot as it was cancelled: pass it on
+                else:
+                    queue.remove(turn)
+                raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        for queue in self._waiting:
+            while queue:
+                turn = queue.popleft()
+                if not turn.done():
+                    turn.set_result(None)  # the slot passes straight to the next waiter
+                    return
+        self._free += 1
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (t=3, m=64 MiB, p=4)
 
@@ -74,7 +120,8 @@ class SecretVerifier:
         self._key = secrets.token_bytes(32)
         self._verified: ExpiringMap[bool] = ExpiringMap(MAX_CACHED)
         self._dummy_hash = hash_secret(generate_secret())
-        self._slots = asyncio.Semaphore(KDF_CONCURRENCY)
+        self._slots = CheckSlots(KDF_CONCURRENCY)
+        self._admitted_priority = 0
         self._admitted = 0
         self._admitted_from: dict[str, int] = {}
         self._running: dict[str, asyncio.Task[bool]] = {}
@@ -95,18 +142,20 @@ class SecretVerifier:
         return self._running.get(self._cache_key(client_id, stored_hash or "", secret))
 
     async def verify(self, client_id: str, stored_hash: str | None, secret: str,
-                     address: str = "") -> bool:
+                     address: str = "", priority: bool = False) -> bool:
         """Full argon2id check; `stored_hash=None` (unknown client) costs the same and fails.
 
         Identical checks in flight share one argon2 run: a client whose replicas all ask for a
         token at once (every start-up, every cache expiry) costs one check, not one per
         request, and is not refused by the admission bounds. Only the same secret for the
         same client id can join a check, so a guess never learns another request's result.
-        Raises KdfBusy, without checking, past the admission bounds."""
+        A `priority` check (a registered client without failures of its own) is admitted
+        past the shared bounds, up to KDF_PRIORITY_ADMITTED, and takes the next free slot
+        before any other waiting check. Raises KdfBusy, without checking, past the bounds."""
         running = self.in_flight(client_id, stored_hash, secret)
         if running is None:
             running = self._start(self._cache_key(client_id, stored_hash or "", secret),
-                                  stored_hash, secret, address)
+                                  stored_hash, secret, address, priority)
         return await self.joined(running, client_id, stored_hash, secret)
 
     async def joined(self, running: asyncio.Task[bool], client_id: str, stored_hash: str | None,
@@ -119,18 +168,26 @@ class SecretVerifier:
             self._verified.set(self._cache_key(client_id, stored_hash, secret), True, self.cache_seconds)
         return True
 
-    def _start(self, key: str, stored_hash: str | None, secret: str,
-               address: str) -> asyncio.Task[bool]:
-        from_address = self._admitted_from.get(address, 0)
-        if self._admitted >= KDF_ADMITTED or from_address >= KDF_ADMITTED_PER_ADDRESS:
-            raise KdfBusy
-        self._admitted += 1
-        self._admitted_from[address] = from_address + 1
-        task = asyncio.create_task(self._check(stored_hash or self._dummy_hash, secret))
+    def _start(self, key: str, stored_hash: str | None, secret: str, address: str,
+               priority: bool) -> asyncio.Task[bool]:
+        if priority:
+            if self._admitted_priority >= KDF_PRIORITY_ADMITTED:
+                raise KdfBusy
+            self._admitted_priority += 1
+        else:
+            from_address = self._admitted_from.get(address, 0)
+            if self._admitted >= KDF_ADMITTED or from_address >= KDF_ADMITTED_PER_ADDRESS:
+                raise KdfBusy
+            self._admitted += 1
+            self._admitted_from[address] = from_address + 1
+        task = asyncio.create_task(self._check(stored_hash or self._dummy_hash, secret, priority))
         self._running[key] = task
 
         def done(_: asyncio.Task[bool]) -> None:
             del self._running[key]
+            if priority:
+                self._admitted_priority -= 1
+                return
             self._admitted -= 1
             left = self._admitted_from[address] - 1
             if left:
@@ -141,6 +198,6 @@ class SecretVerifier:
         task.add_done_callback(done)
         return task
 
-    async def _check(self, stored_hash: str, secret: str) -> bool:
-        async with self._slots:
+    async def _check(self, stored_hash: str, secret: str, priority: bool) -> bool:
+        async with self._slots.hold(priority):
             return await asyncio.to_thread(secret_matches, stored_hash, secret)

@@ -21,9 +21,20 @@ from ..state.expiring import ExpiringMap
 from ..state.redis_link import RedisLink, RedisUnavailable
 
 MAX_MEMORY_COUNTERS = 100_000
-# Decrement a live counter, never below zero, never creating one (its window is kept).
+# Decrement a live counter, never below zero, never creating one; a counter back at zero is
+# deleted (nothing failed: no window to keep, no key left behind by refused attempts).
 _REFUND = ("local n = tonumber(redis.call('GET', KEYS[1]) or '0')"
-           " if n > 0 then redis.call('DECR', KEYS[1]) end")
+           " if n > 1 then redis.call('DECR', KEYS[1]) elseif n == 1 then redis.call('DEL', KEYS[1]) end")
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    refused: int | None  # seconds to wait: refused unchecked, counts given back
+    clean: bool  # a registered client without failures of its own in the window
+
+
+def _wait(ttl: float) -> int:
+    return max(1, int(ttl + 0.999))
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,66 +69,91 @@ class FailureThrottle:
                  if count >= limit]
         return max(waits) if waits else None
 
-    async def reserve(self, client_id: str | None, address: str) -> int | None:
-        """Count this attempt now; seconds to wait when that takes a counter past its limit
-        (the attempt must then not be checked), else None (check it, then `refund` on success)."""
-        counters = self._counters(client_id, address)
+    async def reserve(self, client_id: str | None, address: str,
+                      registered: bool = False) -> Reservation:
+        """Count this attempt now. `refused` is the seconds to wait when that takes a counter
+        past its limit (the attempt must then not be checked); else check it, then `refund`
+        on success.
+
+        A registered client with no failure of its own in the window (`clean`) is not
+        refused for its address's failures: behind one proxy or NAT address, someone else's
+        guesses must not lock out every client. Its attempt still counts at the address.
+        An attempt refused at its address takes no client count (a flood of made-up ids
+        refused there leaves nothing behind)."""
+        client_key = _counter("client", client_id) if client_id is not None else None
+        address_key = _counter("address", address)
+        taken: list[str] = []
+        clean = False
+        try:
+            if registered and client_key is not None:
+                count, ttl = await self._increment(client_key)
+                taken.append(client_key)
+                if count > self.limits.per_client:
+                    return Reservation(_wait(ttl), False)
+                clean = count == 1
+            count, ttl = await self._increment(address_key)
+            taken.append(address_key)
+            if count > self.limits.per_address and not clean:
+                return Reservation(_wait(ttl), False)
+            if client_key is not None and client_key not in taken:
+                count, ttl = await self._increment(client_key)
+                taken.append(client_key)
+                if count > self.limits.per_client:
+                    return Reservation(_wait(ttl), False)
+            taken.clear()  # kept: the attempt is checked
+            return Reservation(None, clean)
+        finally:
+            # Refused unchecked: give the counts back, so a refusal is no failure (the counts
+            # that hold the limit belong to attempts that were checked and failed).
+            for key in taken:
+                await self._decrement(key)
+
+    async def refund(self, client_id: str | None, address: str) -> None:
+        """Give back the counts `reserve` took for an attempt that succeeded (or was not
+        checked)."""
+        for key, _ in self._counters(client_id, address):
+            await self._decrement(key)
+
+    async def _increment(self, key: str) -> tuple[int, float]:
+        """(count, seconds left in its window) after counting one more."""
         window = self.limits.window_seconds
-        states: list[tuple[int, float]] | None = None
         if self.redis is not None:
             link = self.redis
 
-            async def increment(client: Any) -> list[tuple[int, float]]:
+            async def increment(client: Any) -> tuple[int, float]:
                 # One transaction per counter: each touches one key, so it also runs on a
                 # Redis Cluster, where the client's and the address's counters may live
                 # on different nodes.
-                found = []
-                for key, _ in counters:
-                    async with client.pipeline(transaction=True) as pipe:
-                        pipe.set(link.key(key), 0, ex=window, nx=True)
-                        pipe.incr(link.key(key))
-                        pipe.ttl(link.key(key))
-                        _, count, ttl = await pipe.execute()
-                    found.append((int(count), float(max(ttl, 0))))
-                return found
+                async with client.pipeline(transaction=True) as pipe:
+                    pipe.set(link.key(key), 0, ex=window, nx=True)
+                    pipe.incr(link.key(key))
+                    pipe.ttl(link.key(key))
+                    _, count, ttl = await pipe.execute()
+                return int(count), float(max(ttl, 0))
 
             try:
-                states = await link.run(increment)
+                return await link.run(increment)
             except RedisUnavailable:
-                states = None
-        if states is None:
-            states = [(self.memory.increment(key, window), self.memory.remaining(key))
-                      for key, _ in counters]
-        waits = [max(1, int(ttl + 0.999)) for (_, limit), (count, ttl) in zip(counters, states, strict=True)
-                 if count > limit]
-        if not waits:
-            return None
-        # Refused unchecked: give the counts back, so a refusal is no failure (the counts
-        # that hold the limit belong to attempts that were checked and failed).
-        await self.refund(client_id, address)
-        return max(waits)
+                pass
+        return self.memory.increment(key, window), self.memory.remaining(key)
 
-    async def refund(self, client_id: str | None, address: str) -> None:
-        """Give back the counts `reserve` took for an attempt that succeeded."""
-        keys = [key for key, _ in self._counters(client_id, address)]
+    async def _decrement(self, key: str) -> None:
         if self.redis is not None:
             link = self.redis
 
             async def decrement(client: Any) -> None:
-                for key in keys:  # only while the window lives; never below zero
-                    await client.eval(_REFUND, 1, link.key(key))
+                await client.eval(_REFUND, 1, link.key(key))
 
             try:
                 await link.run(decrement)
                 return
             except RedisUnavailable:
                 pass
-        for key in keys:
-            self.memory.decrement(key)
+        self.memory.decrement(key)
 
     async def record_failure(self, client_id: str | None, address: str) -> None:
         """Count a failure without a reservation (kept for callers that check first)."""
-        await self.reserve(client_id, address)
+        await self.reserve(client_id, address)  # counts stay unless refused
 
     async def _read(self, counters: list[tuple[str, int]]) -> list[tuple[int, float]]:
         if self.redis is not None:
