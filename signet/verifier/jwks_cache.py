@@ -25,7 +25,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis.exceptions import LockError, RedisError
 
@@ -72,14 +72,38 @@ class CachePolicy:
         return 2 * self.http_timeout + 1  # discovery plus the JWKS request
 
 
+@dataclass(frozen=True, slots=True)
+class IssuerSource:
+    """Where one trusted issuer's keys come from, as configured."""
+
+    keys: IssuerKeys  # what the request path reads (written only here)
+    jwks_url: str | None = None  # None: found by discovery
+    trust: KeyTrust | None = None  # pinned roots (SIGNET_VERIFIER_ROOT_KEYS)
+
+
+@dataclass(slots=True)
+class _IssuerCache:
+    """The key cache's own bookkeeping for one issuer, beside the keys it serves."""
+
+    jwks_url: str | None
+    trust: KeyTrust | None
+    refreshing: asyncio.Task[bool] | None = None  # the single-flight refresh under way
+    kid_refetch: asyncio.Task[None] | None = None  # the unknown-kid refetch under way
+    retry_after: float = 0.0  # no refresh before this after a failure (unless forced)
+    announced_at: float = 0.0  # the issuer's last announcement acted on
+    cooldown_until: float = 0.0  # no unknown-kid refetch before this (this instance)
+    floor: float = 0.0  # the newest fetch time applied: never lowered
+    removed_seen: dict[str, float] = field(default_factory=dict)  # kid -> when seen removed
+
+
 class JwksCache:
-    def __init__(self, issuers: Mapping[str, IssuerKeys], jwks_urls: Mapping[str, str | None],
-                 algorithms: Mapping[str, Algorithm], policy: CachePolicy, fetcher: JwksFetcher,
-                 store: RedisJwksStore | None, stats: VerifierStats,
-                 on_removed: Callable[[str, set[str]], None], clock: Callable[[], float],
-                 trust: Mapping[str, KeyTrust] | None = None) -> None:
-        self.issuers = issuers
-        self._jwks_urls = dict(jwks_urls)
+    def __init__(self, sources: Mapping[str, IssuerSource], algorithms: Mapping[str, Algorithm],
+                 policy: CachePolicy, fetcher: JwksFetcher, store: RedisJwksStore | None,
+                 stats: VerifierStats, on_removed: Callable[[str, set[str]], None],
+                 clock: Callable[[], float]) -> None:
+        self.issuers = {issuer: source.keys for issuer, source in sources.items()}
+        self._per = {issuer: _IssuerCache(source.jwks_url, source.trust)
+                     for issuer, source in sources.items()}
         self._algorithms = algorithms
         self.policy = policy
         self._fetcher = fetcher
@@ -87,15 +111,6 @@ class JwksCache:
         self.stats = stats
         self._on_removed = on_removed
         self._clock = clock
-        self._trust = dict(trust or {})  # issuer -> pinned roots (SIGNET_VERIFIER_ROOT_KEYS)
-        self._inflight: dict[str, asyncio.Task[bool]] = {}
-        self._kid_refetch: dict[str, asyncio.Task[None]] = {}
-        self._retry_after: dict[str, float] = {}
-        self._announced_at: dict[str, float] = {}
-        self._cooldown_until: dict[str, float] = {}
-        # Per issuer: the newest fetch time applied (never lowered), and the kids seen removed.
-        self._floor: dict[str, float] = {}
-        self._removed_seen: dict[str, dict[str, float]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._starting: asyncio.Task[None] | None = None
 
@@ -118,7 +133,8 @@ class JwksCache:
             self._tasks.append(asyncio.create_task(self._listen()))
 
     async def aclose(self) -> None:
-        running = [*self._tasks, *self._inflight.values(), *self._kid_refetch.values()]
+        running = [*self._tasks, *(task for per in self._per.values()
+                                    for task in (per.refreshing, per.kid_refetch) if task is not None)]
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
@@ -144,22 +160,22 @@ class JwksCache:
         return state.loaded and self._clock() <= state.usable_until
 
     async def _unknown_kid(self, issuer: str, kid: str) -> None:
-        state = self.issuers[issuer]
-        pending = self._kid_refetch.get(issuer) or self._inflight.get(issuer)
+        state, per = self.issuers[issuer], self._per[issuer]
+        pending = per.kid_refetch or per.refreshing
         if pending is not None:  # a refresh is under way: its result may hold the kid
             await asyncio.shield(pending)
             if kid in state.keys:
                 return
         now = self._clock()
-        if now < self._cooldown_until.get(issuer, 0.0):
+        if now < per.cooldown_until:
             self.stats.unknown_kid_cooldown += 1
             raise UnknownKey(f"unknown kid; refetch for {issuer} is cooling down")
-        self._cooldown_until[issuer] = now + self.policy.unknown_kid_cooldown
+        per.cooldown_until = now + self.policy.unknown_kid_cooldown
         log.info("unknown kid: looking for a newer key set",
                  extra={"fields": {"issuer": issuer, "kid": kid[:64]}})
         task = asyncio.create_task(self._refetch_for_unknown_kid(issuer))
-        self._kid_refetch[issuer] = task
-        task.add_done_callback(lambda _: self._kid_refetch.pop(issuer, None))
+        per.kid_refetch = task
+        task.add_done_callback(lambda _: setattr(per, "kid_refetch", None))
         await asyncio.shield(task)
         if kid not in state.keys:
             raise UnknownKey("the kid is not in the issuer's current key set")
@@ -191,13 +207,14 @@ class JwksCache:
 
     async def refresh(self, issuer: str, reason: str, force: bool = False) -> bool:
         """Single-flight refresh; True when a current key set was loaded."""
-        task = self._inflight.get(issuer)
+        per = self._per[issuer]
+        task = per.refreshing
         if task is None:
-            if not force and self._clock() < self._retry_after.get(issuer, 0.0):
+            if not force and self._clock() < per.retry_after:
                 return False  # failed a moment ago: don't hammer the issuer
             task = asyncio.create_task(self._refresh(issuer, reason, force))
-            self._inflight[issuer] = task
-            task.add_done_callback(lambda _: self._inflight.pop(issuer, None))
+            per.refreshing = task
+            task.add_done_callback(lambda _: setattr(per, "refreshing", None))
         return await asyncio.shield(task)
 
     async def _refresh(self, issuer: str, reason: str, force: bool) -> bool:
@@ -221,7 +238,7 @@ class JwksCache:
             return self._fetch_failed(issuer, reason, exc, cached)
         if not self._apply(issuer, fetched, source, keys):
             return self._fetch_failed(issuer, reason, JwksError("the shared entry was refused"), None)
-        self._retry_after.pop(issuer, None)
+        self._per[issuer].retry_after = 0.0
         state.refresh_error = None
         return True
 
@@ -229,7 +246,7 @@ class JwksCache:
         state = self.issuers[issuer]
         now = self._clock()
         self.stats.jwks_fetch_errors += 1
-        self._retry_after[issuer] = now + self.policy.error_retry
+        self._per[issuer].retry_after = now + self.policy.error_retry
         if (cached is not None and cached.fetched_at > state.fetched_at
                 and now <= cached.fresh_until + self.policy.max_staleness):
             self._apply(issuer, cached, "redis (stale)")  # better than what this process has
@@ -283,7 +300,7 @@ class JwksCache:
 
     def _parse(self, issuer: str, entry: StoredJwks) -> dict[str, BoundKey]:
         return parse_jwks(entry.document, self._algorithms, self.issuers[issuer].keys,
-                          self._trust.get(issuer))[0]
+                          self._per[issuer].trust)[0]
 
     async def _wait_for_other_instance(self, issuer: str, before: StoredJwks | None) -> StoredJwks | None:
         assert self._store is not None
@@ -320,7 +337,7 @@ class JwksCache:
             assert document is not None
         else:
             document = result.document
-        keys, problems = parse_jwks(document, self._algorithms, state.keys, self._trust.get(issuer))
+        keys, problems = parse_jwks(document, self._algorithms, state.keys, self._per[issuer].trust)
         if problems and document != state.document:
             log.warning("JWKS keys skipped", extra={"fields": {"issuer": issuer, "problems": problems}})
         entry = StoredJwks(issuer, document, self._clock(), self.policy.ttl(result.max_age),
@@ -328,12 +345,11 @@ class JwksCache:
         return entry, keys
 
     async def _jwks_url(self, issuer: str) -> str:
-        url = self._jwks_urls.get(issuer)
-        if url is None:
+        per = self._per[issuer]
+        if per.jwks_url is None:
             self.stats.discovery_fetches += 1
-            url = await self._fetcher.discover_jwks_uri(issuer)
-            self._jwks_urls[issuer] = url
-        return url
+            per.jwks_url = await self._fetcher.discover_jwks_uri(issuer)
+        return per.jwks_url
 
     async def _publish(self, entry: StoredJwks, changed: bool) -> None:
         assert self._store is not None
@@ -364,7 +380,7 @@ class JwksCache:
         than the floor, not past its own usable time, no fetch time from the future, no
         lifetime beyond the policy."""
         now = self._clock()
-        if entry.fetched_at < self._floor.get(issuer, 0.0):
+        if entry.fetched_at < self._per[issuer].floor:
             return False
         if entry.fetched_at > now + MAX_CLOCK_AHEAD or entry.max_age > self.policy.max_ttl:
             return False
@@ -374,7 +390,7 @@ class JwksCache:
                keys: dict[str, BoundKey] | None = None) -> bool:
         """Make `entry` the issuer's key set; False when its document is unusable, or when it
         came from Redis and would turn this instance's clock back (see `_acceptable`)."""
-        state = self.issuers[issuer]
+        state, per = self.issuers[issuer], self._per[issuer]
         from_issuer = source in ("issuer", "preloaded")  # not Redis: the truth
         if not from_issuer and not self._acceptable(issuer, entry):
             self.stats.redis_entries_refused += 1
@@ -383,13 +399,12 @@ class JwksCache:
             return False
         if keys is None:
             try:
-                keys, _ = parse_jwks(entry.document, self._algorithms, state.keys,
-                                     self._trust.get(issuer))
+                keys, _ = parse_jwks(entry.document, self._algorithms, state.keys, per.trust)
             except JwksError as exc:
                 log.warning("ignoring an unusable JWKS", extra={"fields": {
                     "issuer": issuer, "source": source, "error": str(exc)}})
                 return False
-        removed_seen = self._removed_seen.setdefault(issuer, {})
+        removed_seen = per.removed_seen
         if from_issuer:
             for kid in keys:  # the issuer itself published it again
                 removed_seen.pop(kid, None)
@@ -404,7 +419,7 @@ class JwksCache:
         state.document, state.etag, state.fetched_at = entry.document, entry.etag, entry.fetched_at
         state.fresh_until = entry.fresh_until
         state.usable_until = entry.fresh_until + self.policy.max_staleness
-        self._floor[issuer] = max(self._floor.get(issuer, 0.0), entry.fetched_at)
+        per.floor = max(per.floor, entry.fetched_at)
         if removed:
             for kid in removed:
                 removed_seen[kid] = entry.fetched_at
@@ -423,10 +438,10 @@ class JwksCache:
 
     async def _refresh_loop(self, issuer: str) -> None:
         while True:
-            state = self.issuers[issuer]
+            state, per = self.issuers[issuer], self._per[issuer]
             now = self._clock()
-            due = max(state.fresh_until, self._retry_after.get(issuer, 0.0))
-            delay = due - now if state.loaded else self._retry_after.get(issuer, now) - now
+            due = max(state.fresh_until, per.retry_after)
+            delay = due - now if state.loaded else (per.retry_after or now) - now
             # A little jitter so a fleet that loaded the same entry does not refresh in step.
             await asyncio.sleep(max(delay, WAIT_POLL_SECONDS) * random.uniform(1.0, 1.05))  # noqa: S311
             try:
@@ -466,9 +481,10 @@ class JwksCache:
         """The issuer says its keys changed: fetch them now (at most once a second, so a
         flood of messages costs the issuer little; the fetch itself is single-flight)."""
         now = self._clock()
-        if now - self._announced_at.get(issuer, 0.0) < ANNOUNCED_REFETCH_INTERVAL:
+        per = self._per[issuer]
+        if now - per.announced_at < ANNOUNCED_REFETCH_INTERVAL:
             return
-        self._announced_at[issuer] = now
+        per.announced_at = now
         self.stats.issuer_announcements += 1
         await self.refresh(issuer, "announced by the issuer", force=True)
 

@@ -41,7 +41,7 @@ from signet.verifier.errors import (
     UntrustedIssuer,
 )
 from signet.verifier.fetch import JwksFetcher
-from signet.verifier.jwks_cache import CachePolicy, JwksCache
+from signet.verifier.jwks_cache import CachePolicy, IssuerSource, JwksCache
 from signet.verifier.keys import IssuerKeys
 from signet.verifier.readiness import KeyStatus, Readiness, assess
 from signet.verifier.roots import KeyTrust
@@ -130,12 +130,13 @@ class Verifier:
                 log.warning("SIGNET_REDIS_URL is set without SIGNET_CACHE_INTEGRITY_KEY: whoever"
                             " can write to that Redis can make this verifier trust a key of"
                             " theirs; set the same key on every verifier (docs/threat-model.md)")
-        jwks_urls = {issuer: settings.jwks_url for issuer in settings.issuers}
-        trust = ({issuer: KeyTrust(settings.root_keys, issuer, settings.leeway, clock)
-                  for issuer in settings.issuers} if settings.root_keys is not None else None)
+        sources = {issuer: IssuerSource(
+            keys, settings.jwks_url,
+            KeyTrust(settings.root_keys, issuer, settings.leeway, clock)
+            if settings.root_keys is not None else None) for issuer, keys in self._issuers.items()}
         fetcher = JwksFetcher(settings.http_timeout_seconds, settings.jwks_hosts)
-        self._cache = JwksCache(self._issuers, jwks_urls, self._algorithms, policy, fetcher, store,
-                                self._stats, self._forget_tokens, clock, trust)
+        self._cache = JwksCache(sources, self._algorithms, policy, fetcher, store, self._stats,
+                                self._forget_tokens, clock)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Verifier:
