@@ -1,14 +1,15 @@
 # The README's two commands: `make run` (start Signet on embedded defaults) and `make test`.
 # Each first installs the Debian packages it needs when missing (tools/debian-deps: as root with
 # apt-get, otherwise it stops with the exact command), then the venv, then runs.
-# `make deploy-check` validates the deployment files (part of `make test`).
+# `make deploy-check` validates the deployment files and `make docs` builds the docs site with
+# `mkdocs build --strict` (both part of `make test`).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: run test lint deploy-check bench fuzz soak clean deps-run deps-test
+.PHONY: run test lint docs deploy-check bench fuzz soak clean deps-run deps-test
 
 deps-run deps-test: deps-%:
 	@PYTHON=$(PYTHON) tools/debian-deps $*
@@ -57,6 +58,12 @@ lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# The docs site (mkdocs.yml, docs/, into the git-ignored site/). --strict with the validation
+# block of mkdocs.yml: a broken link or anchor, a page left out of the nav, or a README section
+# a page includes that is gone fails the build.
+docs: $(VENV)/.stamp-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 # Kubernetes manifests are validated against the oldest and newest versions they support.
 K8S_VERSIONS := 1.30.0 1.37.0
 K8S_FILES    := $(wildcard deploy/kubernetes/*.yaml deploy/kubernetes/examples/*.yaml)
@@ -75,7 +82,7 @@ deploy-check: $(VENV)/.stamp-dev $(VENV)/.stamp-checkov
 	  --skip-download --quiet --compact \
 	  -f Dockerfile $(addprefix -f ,$(K8S_FILES)) $$(printf -- '-f %s ' $(CFN_MODES)/*.yaml)
 
-test: deps-test lint deploy-check $(NODE_DIR)/node_modules/.stamp
+test: deps-test lint docs deploy-check $(NODE_DIR)/node_modules/.stamp
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # A long randomized fuzz run (not in CI): the hypothesis "fuzz" profile, FUZZ_EXAMPLES examples
@@ -97,4 +104,4 @@ soak: $(VENV)/.stamp-dev
 	$(BIN)/python -m tests.support.soak --seconds 60
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis $(NODE_DIR)/node_modules tests/artifacts
+	rm -rf $(VENV) site .pytest_cache .ruff_cache .mypy_cache .hypothesis $(NODE_DIR)/node_modules tests/artifacts

@@ -1,10 +1,11 @@
-"""The README's configuration reference, generated: `python -m app.config_table [--write]`.
+"""The configuration reference, docs/configuration.md, generated: `python -m app.config_table [--write]`.
 
 Names, types, bounds and defaults come from the settings classes themselves (the
 issuer's pydantic Settings, the verifier's VerifierSettings); the prose is kept here,
 beside them, one entry per setting. Without `--write` it prints the tables; with it, it
-rewrites the README between the `config-table` markers. tests/test_readme_config_table.py
-fails when the README and this output differ, or when a setting has no entry here.
+rewrites docs/configuration.md between the `config-table` markers. tests/test_docs_config_table.py
+fails when the page and this output differ, or when a setting has no entry here. The prose links
+to other pages of docs/ relative to that page (`key-rotation.md`, `operations.md#redis-urls`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from signet.verifier.settings import VerifierSettings
 
 from .settings import ENV_PREFIX, Settings
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 HEADER = "| Variable | Type | Default | Meaning |\n|---|---|---|---|"
 
 # Defaults the class cannot say (computed at load time, or "unset" meaning something).
@@ -64,7 +65,7 @@ ISSUER_MEANINGS: dict[str, str] = {
     "SIGNET_KMS_KEY_ID": (
         "Sign with this one fixed KMS key (key id, key ARN or `alias/NAME`; `SIGN_VERIFY`, "
         "enabled, of a spec that fits the algorithm); it never rotates. **Unset**: Signet creates "
-        "and rotates its own KMS keys (see [Key rotation](#key-rotation))."),
+        "and rotates its own KMS keys (see [Key rotation](key-rotation.md))."),
     "SIGNET_KMS_RING": (
         "Name of the managed KMS key ring: its keys carry the tag `signet:ring=<name>` and "
         "aliases `alias/signet/<name>/<kid>`."),
@@ -102,11 +103,11 @@ ISSUER_MEANINGS: dict[str, str] = {
     "SIGNET_REDIS_URL": (
         "Redis used by the issuer (throttling, the KMS key ring lock) and by tests. Required for "
         "managed KMS keys. `redis://`, `rediss://`, `unix://`, `redis+cluster://` or "
-        "`redis+sentinel://` (see [Redis URLs](#redis-urls))."),
+        "`redis+sentinel://` (see [Redis URLs](operations.md#redis-urls))."),
     "SIGNET_REDIS_PREFIX": "Prefix of every Redis key the issuer writes (one per deployment).",
     "SIGNET_CLIENTS_FILE": (
         "The client registry, YAML (`.yaml`, `.yml`) or TOML (`.toml`). See [The clients "
-        "file](#the-clients-file)."),
+        "file](token-endpoint.md#the-clients-file)."),
     "SIGNET_TOKEN_LIFETIME_SECONDS": "Token lifetime for clients that set none.",
     "SIGNET_MAX_TOKEN_LIFETIME_SECONDS": (
         "No token lives longer, whatever the client's setting. A key that stopped signing stays "
@@ -129,7 +130,7 @@ ISSUER_MEANINGS: dict[str, str] = {
     "SIGNET_READINESS_TIMEOUT_SECONDS": "How long `/readyz` waits for the key check.",
     "SIGNET_SHUTDOWN_GRACE_SECONDS": (
         "On SIGTERM `signet serve` stops accepting, lets in-flight requests finish for at most this"
-        " long, then exits 0 (see [Reliability](#reliability)). Keep it below the orchestrator's"
+        " long, then exits 0 (see [Shutdown](operations.md#shutdown)). Keep it below the orchestrator's"
         " kill timeout (Kubernetes `terminationGracePeriodSeconds`)."),
     "SIGNET_REQUEST_READ_TIMEOUT_SECONDS": (
         "`signet serve`: a request's head and body must arrive within this long from its first"
@@ -137,10 +138,10 @@ ISSUER_MEANINGS: dict[str, str] = {
     "SIGNET_LOG_LEVEL": "`debug`, `info`, `warning`, `error`. Signet's own logs are JSON lines on stderr.",
     "SIGNET_METRICS_ENABLED": (
         "Serve Prometheus metrics at `GET /metrics` on the issuer's listener; `false`: 404. See "
-        "[Metrics and logs](#metrics-and-logs)."),
+        "[Metrics and logs](metrics-and-logs.md)."),
     "SIGNET_SIGNING_MODE": (
         "`kms`: the key backend signs every token. `delegated`: it attests in-memory ephemeral"
-        " keys that sign (see [High-volume mode](#high-volume-mode-delegated-signing))."),
+        " keys that sign (see [High-volume mode](delegated-signing.md))."),
     "SIGNET_DELEGATED_KEY_LIFETIME": (
         "How long one ephemeral key signs before its successor takes over (delegated mode)."),
 }
@@ -154,7 +155,8 @@ VERIFIER_MEANINGS: dict[str, str] = {
     "SIGNET_VERIFIER_LEEWAY": "Clock skew allowed on `exp`, `nbf`, `iat`, seconds (0-300).",
     "SIGNET_REDIS_URL": (
         "Redis shared by the fleet (`redis://`, `rediss://`, `unix://`, `redis+cluster://`, "
-        "`redis+sentinel://`; see [Redis URLs](#redis-urls)). Without it: memory and HTTP only."),
+        "`redis+sentinel://`; see [Redis URLs](operations.md#redis-urls)). Without it: memory and HTTP"
+        " only."),
     "SIGNET_VERIFIER_REDIS_PREFIX": "Prefix of the verifier's Redis keys and channel (one per deployment).",
     "SIGNET_CACHE_INTEGRITY_KEY": (
         "Secret (16+ bytes, 8 or more different, no surrounding whitespace) for the HMAC on "
@@ -279,23 +281,24 @@ def markers(table: str) -> tuple[str, str]:
             " do not edit) -->", f"<!-- config-table:{table} end -->")
 
 
-def with_tables(readme: str) -> str:
-    """`readme` with every generated table replaced by the current output."""
+def with_tables(page: str) -> str:
+    """`page` with every generated table replaced by the current output."""
     for table, generate in TABLES.items():
         begin, end = markers(table)
         pattern = re.compile(re.escape(begin) + r"\n.*?\n" + re.escape(end), re.DOTALL)
-        if not pattern.search(readme):
-            raise SystemExit(f"README.md has no {table} table markers")
-        readme = pattern.sub(lambda _: f"{begin}\n{generate()}\n{end}", readme)  # noqa: B023
-    return readme
+        if not pattern.search(page):
+            raise SystemExit(f"{PAGE.name} has no {table} table markers")
+        page = pattern.sub(lambda _: f"{begin}\n{generate()}\n{end}", page)  # noqa: B023
+    return page
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="rewrite README.md between the markers")
+    parser.add_argument("--write", action="store_true",
+                        help="rewrite docs/configuration.md between the markers")
     args = parser.parse_args(argv)
     if args.write:
-        README.write_text(with_tables(README.read_text()))
+        PAGE.write_text(with_tables(PAGE.read_text()))
         return 0
     for table, generate in TABLES.items():
         print(f"{table}:\n{generate()}\n")

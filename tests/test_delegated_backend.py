@@ -320,7 +320,7 @@ async def test_a_slow_root_never_shortens_the_publish_lead_and_is_learned(make) 
         assert key.activated_at is not None
         assert key.activated_at - attested_at >= TIMING.publish_lead
     # The first slow Sign came with one tick of margin: the root covered the gap (as the
-    # README says), and the manager learned the Sign's time...
+    # docs/delegated-signing.md says), and the manager learned the Sign's time...
     gap = [at for at, kid in signers if kid == root and first.active_until <= at < second.activated_at]
     assert gap
     # ...so the next successor was attested early enough: no root signing at that roll-over.

@@ -58,7 +58,7 @@ async def test_transient_throttling_is_retried(backend: KmsKeyBackend, proxy: st
 
 async def test_a_throttled_sign_is_tried_three_times_in_all(  # type: ignore[no-untyped-def]
         proxy: str, kms, moto_session) -> None:
-    """The README promises 3 attempts per KMS call (botocore standard mode); botocore's
+    """The docs promise 3 attempts per KMS call (botocore standard mode); botocore's
     `max_attempts` would mean 3 retries, 4 attempts, so the proxy counts them."""
     key_id = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="ECC_NIST_P256")["KeyMetadata"]["KeyId"]
     client = KmsClient(endpoint_url=proxy, region="us-east-1", session=moto_session,

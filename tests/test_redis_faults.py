@@ -5,7 +5,7 @@ port), the issuer and two demo services (app.demo, the verifier middleware) as u
 subprocesses. Injected: latency, through tests/support/tcp_proxy.py, a TCP proxy on
 loopback between every service and Redis.
 
-What degrades while Redis is away (see README, Reliability): the issuer keeps issuing,
+What degrades while Redis is away (see docs/operations.md): the issuer keeps issuing,
 with throttling counters and replay records per process; verifiers keep verifying from
 process memory and write the JWKS entry back once Redis returns.
 """

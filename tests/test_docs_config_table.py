@@ -1,4 +1,4 @@
-"""The README's configuration tables are exactly what `python -m app.config_table` generates
+"""docs/configuration.md's tables are exactly what `python -m app.config_table` generates
 from the settings classes, and every setting has its prose there (no more, no less)."""
 
 from __future__ import annotations
@@ -18,20 +18,24 @@ def test_every_setting_has_prose_and_no_prose_is_left_over() -> None:
     assert set(config_table.VERIFIER_MEANINGS) == set(VERIFIER_ENVIRONMENT.values())
 
 
-def test_readme_tables_match_the_generated_ones() -> None:
-    readme = config_table.README.read_text()
-    assert config_table.with_tables(readme) == readme, (
-        "README.md's configuration tables drifted from the settings classes:"
+def test_the_page_is_the_one_in_the_docs() -> None:
+    assert config_table.PAGE == ROOT / "docs" / "configuration.md"
+
+
+def test_the_page_tables_match_the_generated_ones() -> None:
+    page = config_table.PAGE.read_text()
+    assert config_table.with_tables(page) == page, (
+        "docs/configuration.md's tables drifted from the settings classes:"
         " run `python -m app.config_table --write`")
 
 
 def test_a_changed_default_shows_as_drift() -> None:
     """The check is not vacuous: editing a generated row is caught."""
-    readme = config_table.README.read_text()
-    edited = readme.replace("| `SIGNET_PORT` | integer, 1 to 65535 | `8000` |",
-                            "| `SIGNET_PORT` | integer, 1 to 65535 | `8080` |")
-    assert edited != readme
-    assert config_table.with_tables(edited) == readme
+    page = config_table.PAGE.read_text()
+    edited = page.replace("| `SIGNET_PORT` | integer, 1 to 65535 | `8000` |",
+                          "| `SIGNET_PORT` | integer, 1 to 65535 | `8080` |")
+    assert edited != page
+    assert config_table.with_tables(edited) == page
 
 
 def test_the_command_prints_both_tables() -> None:
