@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: run test lint docs deploy-check bench fuzz soak clean deps-run deps-test
+.PHONY: run test test-fast lint docs deploy-check bench fuzz soak clean deps-run deps-test
 
 deps-run deps-test: deps-%:
 	@PYTHON=$(PYTHON) tools/debian-deps $*
@@ -85,12 +85,17 @@ deploy-check: $(VENV)/.stamp-dev $(VENV)/.stamp-checkov
 test: deps-test lint docs deploy-check $(NODE_DIR)/node_modules/.stamp
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The inner loop: the unit tier alone (no network, no processes: no Redis, moto, node or
+# Chromium needed), in seconds. `make test` runs it too, with every other tier.
+test-fast: $(VENV)/.stamp-dev
+	$(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
+
 # A long randomized fuzz run (not in CI): the hypothesis "fuzz" profile, FUZZ_EXAMPLES examples
 # per property and per API operation; failures found are kept in .hypothesis/ and replayed first.
 FUZZ_EXAMPLES ?= 5000
 fuzz: $(VENV)/.stamp-dev
 	HYPOTHESIS_PROFILE=fuzz SIGNET_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
-	  $(BIN)/python -m pytest -p no:cacheprovider tests/test_fuzz_verifier.py tests/test_fuzz_openapi.py $(PYTEST_ARGS)
+	  $(BIN)/python -m pytest -p no:cacheprovider tests/unit/test_fuzz_verifier.py tests/integration/test_fuzz_openapi.py $(PYTEST_ARGS)
 
 # Every benchmark beside its same-run baseline; the table goes to bench/results/latest.md
 # and latest.json (the issuer bench drives wrk, from Debian).

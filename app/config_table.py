@@ -3,7 +3,7 @@
 Names, types, bounds and defaults come from the settings classes themselves (the
 issuer's pydantic Settings, the verifier's VerifierSettings); the prose is kept here,
 beside them, one entry per setting. Without `--write` it prints the tables; with it, it
-rewrites docs/configuration.md between the `config-table` markers. tests/test_docs_config_table.py
+rewrites docs/configuration.md between the `config-table` markers. tests/integration/test_docs_config_table.py
 fails when the page and this output differ, or when a setting has no entry here. The prose links
 to other pages of docs/ relative to that page (`key-rotation.md`, `operations.md#redis-urls`).
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import aioboto3
 import pytest
@@ -18,6 +19,17 @@ from tests.support.processes import (
 )
 
 os.environ.update(NO_METADATA)
+
+# The tier of a test is its folder; each is also a marker (`pytest -m unit`, `-m "not load"`).
+TIERS = ("unit", "integration", "interop", "deploy", "load")
+TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = Path(item.fspath).resolve().relative_to(TESTS).parts[0]
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
 
 
 @pytest.fixture(scope="session")

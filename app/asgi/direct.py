@@ -6,7 +6,7 @@ request telemetry cost about as much as the token endpoint's own work, and more 
 building the JWKS response (see bench/). The FastAPI routes stay: they document the
 endpoints (OpenAPI), answer every other method, and answer if this middleware is not
 installed. The handler is the route's own function, so both paths give the same answer
-(tests/test_direct_jwks.py compares them byte for byte).
+(tests/integration/test_direct_jwks.py compares them byte for byte).
 """
 
 from __future__ import annotations

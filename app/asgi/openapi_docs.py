@@ -2,7 +2,7 @@
 each route really sends, the token request form, and the media types of the pages.
 
 Routes read their input from the raw request (the token form is parsed strictly by
-app/token/form.py), so FastAPI cannot infer these; tests/test_fuzz_openapi.py holds the issuer
+app/token/form.py), so FastAPI cannot infer these; tests/integration/test_fuzz_openapi.py holds the issuer
 to what is written here.
 """
 

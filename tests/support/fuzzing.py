@@ -1,4 +1,4 @@
-"""Hypothesis profiles for the fuzz tests (tests/test_fuzz_*.py).
+"""Hypothesis profiles for the fuzz tests (tests/unit/test_fuzz_verifier.py, tests/integration/test_fuzz_openapi.py).
 
 - `ci` (default): a modest, derandomized budget, so `make test` stays fast and a failure
   reproduces on every run.

@@ -10,7 +10,7 @@ moto 5.2.5 differs from AWS KMS in two ways that matter to Signet:
 
 Signet's signer follows AWS. Rather than bend the signer to the emulator, this
 launcher patches the emulator, says so on stderr, and
-tests/test_moto_launcher.py fails if either correction goes missing.
+tests/integration/test_moto_launcher.py fails if either correction goes missing.
 
 Usage: python -m tests.support.moto_kms --port 5000
 """

@@ -1,5 +1,5 @@
 """Rewrites keyring.json through RingFile as fast as it can, until killed: the victim of
-tests/test_shutdown.py, which SIGKILLs it at random points and then reads the ring.
+tests/integration/test_shutdown.py, which SIGKILLs it at random points and then reads the ring.
 
 Usage: python -m tests.support.ring_writer DIRECTORY   (prints "ready" once writing)
 Ring version v holds 1 + v % 5 keys with exactly one active (see `expected_ring`).

@@ -44,7 +44,7 @@ CLIENT_ID = "delegated"
 LIFETIME = 4.0  # seconds an ephemeral key signs
 TOKEN_LIFETIME = 5
 JWKS = "/.well-known/jwks.json"
-NODE_DIR = Path(__file__).parent / "interop" / "node"
+NODE_DIR = Path(__file__).parents[1] / "interop" / "node"
 
 
 class Replicas:

@@ -14,7 +14,7 @@ from pathlib import Path
 from app.settings import ENV_PREFIX, Settings
 from signet.verifier.settings import ENVIRONMENT as VERIFIER_ENVIRONMENT
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from app.token.registry import (
     read_registry,
     write_registry,
 )
-from tests.test_issuer_http import _start_failure
 
 HASH = hash_secret("s3cret")
 GOOD: dict[str, Any] = {"secret_hash": HASH, "scopes": ["read"], "audiences": ["https://api"]}
@@ -94,15 +92,6 @@ def test_expiring_map_is_bounded_and_expires() -> None:
     now[0] = 6
     assert entries.get("k") is None and entries.increment("k", ttl=5) == 1
     assert entries.add("once", 1, ttl=1) and not entries.add("once", 1, ttl=1)
-
-
-def test_issuer_refuses_to_start_on_a_bad_clients_file(tmp_path: Path) -> None:
-    bad = tmp_path / "clients.yaml"
-    bad.write_text("clients:\n  c:\n    secret_hash: plaintext\n    scopes: [a]\n    audiences: [b]\n")
-    os.chmod(bad, 0o600)
-    output = _start_failure({"SIGNET_LOCAL_KEY_DIR": str(tmp_path / "keys"), "SIGNET_CLIENTS_FILE": str(bad)})
-    line = next(x for x in output.splitlines() if "SIGNET_CLIENTS_FILE" in x)
-    assert line.startswith("ERROR:") and "argon2id hash" in line and "Traceback" not in output
 
 
 def test_a_client_record_is_plain_data() -> None:
