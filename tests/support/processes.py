@@ -50,11 +50,12 @@ def free_port_pair() -> int:
 class Service:
     """A subprocess with its output in a temp file, shown when it fails to become ready."""
 
-    def __init__(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, name: str, argv: list[str], env: Mapping[str, str] | None = None,
+                 cwd: Path = ROOT) -> None:
         self.name = name
         self.log = tempfile.NamedTemporaryFile(prefix=f"signet-{name}-", suffix=".log", delete=False)
         full_env = {**os.environ, **NO_METADATA, **(env or {})}
-        self.process = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdout=self.log,
+        self.process = subprocess.Popen(argv, cwd=cwd, env=full_env, stdout=self.log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
 
     def output(self) -> str:
