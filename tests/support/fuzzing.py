@@ -1,4 +1,5 @@
-"""Hypothesis profiles for the fuzz tests (tests/unit/test_fuzz_verifier.py, tests/integration/test_fuzz_openapi.py).
+"""Hypothesis profiles for the fuzz tests (tests/unit/test_fuzz_verifier.py and
+tests/integration/test_fuzz_openapi.py).
 
 - `ci` (default): a modest, derandomized budget, so `make test` stays fast and a failure
   reproduces on every run.

@@ -1,4 +1,4 @@
-"""Build both distributions and install them as a user would, into fresh venvs (tests/test_wheels.py).
+"""Build both distributions and install them as a user would, into fresh venvs (tests/deploy/test_wheels.py).
 
 uv makes the venvs and installs into them (seconds, where pip takes a minute for the issuer): the
 same requirement strings and options as `pip install`, resolved against the package index for

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 import signet
+from tests.integration.test_readme_snippet import readme_snippet
 from tests.support.installs import (
     INSTALLED,
     ISSUER,
@@ -34,7 +35,6 @@ from tests.support.installs import (
 )
 from tests.support.processes import ROOT, Service, free_port
 from tests.support.tokens import post_token, verify_access_token
-from tests.test_readme_snippet import readme_snippet
 
 VERSION = signet.__version__
 # The READMEs users read: the repository's (the library's index page) and the issuer's.
