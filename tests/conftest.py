@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import aioboto3
@@ -12,11 +12,14 @@ import pytest
 from tests.support.processes import (
     MOTO_CREDENTIALS,
     NO_METADATA,
+    RunningIssuer,
     Service,
     moto_kms_client,
+    start_issuer,
     start_moto,
     start_redis,
 )
+from tests.support.tokens import add_client
 
 os.environ.update(NO_METADATA)
 
@@ -69,3 +72,25 @@ def redis_url() -> Iterator[str]:
     service, url = start_redis()
     yield url
     service.stop()
+
+
+@pytest.fixture(scope="module")
+def make_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., RunningIssuer]]:
+    """The one way integration tests start an issuer (uvicorn app.main:app on a loopback port,
+    local keys, its own clients file): `make_issuer(env, clients={"svc": ("--scope", "read",
+    "--audience", "api://x")})`. Every issuer a module starts is stopped after the module."""
+    started: list[Service] = []
+
+    def make(env: Mapping[str, str] | None = None,
+             clients: Mapping[str, Sequence[str]] | None = None) -> RunningIssuer:
+        tmp = tmp_path_factory.mktemp("issuer")
+        full = {"SIGNET_LOCAL_KEY_DIR": str(tmp / "keys"), "SIGNET_CLIENTS_FILE": str(tmp / "clients.yaml"),
+                **(env or {})}
+        secrets = {name: add_client(full, name, *args) or "" for name, args in (clients or {}).items()}
+        service, base = start_issuer(full)
+        started.append(service)
+        return RunningIssuer(service, base, full, secrets)
+
+    yield make
+    for service in started:
+        service.stop()

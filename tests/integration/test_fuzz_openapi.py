@@ -13,8 +13,7 @@ capped per operation below.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -24,22 +23,17 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app.main import create_app
 from tests.support import fuzzing
-from tests.support.processes import start_issuer
-from tests.support.tokens import add_client
+from tests.support.processes import RunningIssuer
 
 ADMIN_TOKEN = "admin-secret-for-schemathesis-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    tmp: Path = tmp_path_factory.mktemp("schemathesis")
-    env = {"SIGNET_LOCAL_KEY_DIR": str(tmp / "keys"), "SIGNET_CLIENTS_FILE": str(tmp / "clients.yaml"),
-           "SIGNET_ADMIN_TOKEN": ADMIN_TOKEN, "SIGNET_CLIENT_AUTH_CACHE_SECONDS": "300"}
-    secret = add_client(env, "fuzz", "--scope", "read", "--audience", "api://fuzz")
-    service, base = start_issuer(env)
-    basic = base64.b64encode(f"fuzz:{secret}".encode()).decode()
-    yield base, {"client": f"Basic {basic}", "admin": f"Bearer {ADMIN_TOKEN}"}
-    service.stop()
+def issuer(make_issuer: Callable[..., RunningIssuer]) -> tuple[str, dict[str, str]]:
+    running = make_issuer({"SIGNET_ADMIN_TOKEN": ADMIN_TOKEN, "SIGNET_CLIENT_AUTH_CACHE_SECONDS": "300"},
+                          clients={"fuzz": ("--scope", "read", "--audience", "api://fuzz")})
+    basic = base64.b64encode(f"fuzz:{running.secrets['fuzz']}".encode()).decode()
+    return running.base, {"client": f"Basic {basic}", "admin": f"Bearer {ADMIN_TOKEN}"}
 
 
 OPENAPI = create_app().openapi()

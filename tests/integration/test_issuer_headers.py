@@ -3,25 +3,20 @@ framing, no referrer) and only the well-known documents are readable cross-origi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
 
-from tests.support.processes import start_issuer
+from tests.support.processes import RunningIssuer
 
 ADMIN_TOKEN = "admin-secret-for-headers-0123456789abcdef"
 ORIGIN = {"Origin": "https://evil.example"}
 
 
 @pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("headers")
-    service, base = start_issuer({"SIGNET_LOCAL_KEY_DIR": str(tmp / "keys"),
-                                  "SIGNET_CLIENTS_FILE": str(tmp / "clients.yaml"),
-                                  "SIGNET_ADMIN_TOKEN": ADMIN_TOKEN})
-    yield base
-    service.stop()
+def issuer(make_issuer: Callable[..., RunningIssuer]) -> str:
+    return make_issuer({"SIGNET_ADMIN_TOKEN": ADMIN_TOKEN}).base
 
 
 @pytest.mark.parametrize("path", ["/inspect", "/keyring", "/static/inspect.js", "/static/pages.css"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.processes import (
     MOTO_CREDENTIALS,
+    RunningIssuer,
     Service,
     free_port,
     moto_kms_client,
@@ -21,11 +22,8 @@ from tests.support.processes import (
 
 
 @pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    service, base = start_issuer({"SIGNET_LOCAL_KEY_DIR": str(tmp_path_factory.mktemp("keys")),
-                                  "SIGNET_JWKS_MAX_AGE": "123"})
-    yield base
-    service.stop()
+def issuer(make_issuer: Callable[..., RunningIssuer]) -> str:
+    return make_issuer({"SIGNET_JWKS_MAX_AGE": "123"}).base
 
 
 def test_jwks_document_field_by_field(issuer: str) -> None:

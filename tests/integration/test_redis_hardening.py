@@ -5,17 +5,15 @@ SIGNET_VERIFIER_REDIS_PREFIX: the ACL would refuse it, and the issuer would log 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 import redis
 
 from signet.verifier import Verifier
-from tests.support.processes import Service, start_issuer
+from tests.support.processes import RunningIssuer, Service, start_issuer
 from tests.support.secure_redis import SecureRedis, start_secure_redis
-from tests.support.tokens import add_client
 
 PREFIX = "acme-prod:"
 AUD = "api://orders"
@@ -29,14 +27,12 @@ def secure_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureRed
 
 
 @pytest.fixture(scope="module")
-def issuer(secure_redis: SecureRedis, tmp_path_factory: pytest.TempPathFactory
+def issuer(secure_redis: SecureRedis, make_issuer: Callable[..., RunningIssuer]
            ) -> Iterator[tuple[Service, str, str]]:
-    tmp: Path = tmp_path_factory.mktemp("issuer")
-    env = {"SIGNET_LOCAL_KEY_DIR": str(tmp / "keys"), "SIGNET_CLIENTS_FILE": str(tmp / "clients.yaml"),
-           "SIGNET_REDIS_URL": secure_redis.url(), "SIGNET_REDIS_PREFIX": PREFIX + "issuer:",
-           "SIGNET_AUTH_FAILURES_PER_CLIENT": "2"}
-    secret = add_client(env, "orders", "--scope", "read", "--audience", AUD) or ""
-    service, base = start_issuer(env)
+    running = make_issuer({"SIGNET_REDIS_URL": secure_redis.url(), "SIGNET_REDIS_PREFIX": PREFIX + "issuer:",
+                           "SIGNET_AUTH_FAILURES_PER_CLIENT": "2"},
+                          clients={"orders": ("--scope", "read", "--audience", AUD)})
+    service, base, secret = running.service, running.base, running.secrets["orders"]
     # A token first: the throttling test then locks this client out for the window.
     response = httpx.post(base + "/token", data={"grant_type": "client_credentials"},
                           auth=("orders", secret), timeout=30)

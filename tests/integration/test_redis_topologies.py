@@ -26,7 +26,7 @@ from signet.keys.base import KeyUnavailableError
 from signet.keys.ringlock import RedisRingLock
 from signet.redis_url import redis_from_url
 from signet.verifier import Verifier
-from tests.support.processes import Service, start_issuer
+from tests.support.processes import RunningIssuer, Service, start_issuer
 from tests.support.redis_servers import RedisCluster as ClusterProcesses
 from tests.support.redis_servers import RedisSentinel
 from tests.support.tokens import add_client, post_token
@@ -50,14 +50,10 @@ def redis_sentinel() -> Iterator[RedisSentinel]:
 
 
 @pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def issuer(make_issuer: Callable[..., RunningIssuer]) -> tuple[str, str]:
     """A real issuer (local keys) and a client secret: tokens for the verifiers to check."""
-    path = tmp_path_factory.mktemp("issuer")
-    env = {"SIGNET_CLIENTS_FILE": str(path / "clients.yaml"), "SIGNET_LOCAL_KEY_DIR": str(path / "keys")}
-    secret = add_client(env, "svc", "--scope", "read", "--audience", AUDIENCE) or ""
-    service, base = start_issuer(env)
-    yield base, secret
-    service.stop()
+    running = make_issuer(clients={"svc": ("--scope", "read", "--audience", AUDIENCE)})
+    return running.base, running.secrets["svc"]
 
 
 async def poll(check: Callable[[], Any], attempts: int = 300) -> bool:

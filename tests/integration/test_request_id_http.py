@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.processes import Service, start_demo, start_issuer
-from tests.support.tokens import add_client, audit_lines, post_token
+from tests.support.processes import RunningIssuer, Service, start_demo
+from tests.support.tokens import audit_lines, post_token
 
 CC = {"grant_type": "client_credentials"}
 GENERATED = re.compile(r"[0-9a-f]{32}")
@@ -25,13 +25,9 @@ def json_lines(service: Service, logger: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service, str, str]]:
-    tmp = tmp_path_factory.mktemp("request-id")
-    env = {"SIGNET_CLIENTS_FILE": str(tmp / "clients.yaml"), "SIGNET_LOCAL_KEY_DIR": str(tmp / "keys")}
-    secret = add_client(env, "svc", "--scope", "read", "--audience", "api://demo") or ""
-    service, base = start_issuer(env)
-    yield service, base, secret
-    service.stop()
+def issuer(make_issuer: Callable[..., RunningIssuer]) -> tuple[Service, str, str]:
+    running = make_issuer(clients={"svc": ("--scope", "read", "--audience", "api://demo")})
+    return running.service, running.base, running.secrets["svc"]
 
 
 def test_a_safe_incoming_id_is_echoed_and_logged(issuer: tuple[Service, str, str]) -> None:

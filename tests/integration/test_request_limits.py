@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from app.server.http_protocol import head_limit
-from tests.support.processes import Service, free_port, start_issuer
+from tests.support.processes import RunningIssuer, Service, free_port
 
 HEADER_LIMIT = 8192
 BODY_LIMIT = 2048
@@ -20,14 +20,10 @@ ROUTES = ["/healthz", "/token", "/.well-known/jwks.json", "/admin/keys", "/inspe
 
 
 @pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("limits")
-    service, base = start_issuer({
-        "SIGNET_LOCAL_KEY_DIR": str(tmp / "keys"), "SIGNET_CLIENTS_FILE": str(tmp / "clients.yaml"),
+def issuer(make_issuer: Callable[..., RunningIssuer]) -> str:
+    return make_issuer({
         "SIGNET_MAX_HEADER_BYTES": str(HEADER_LIMIT), "SIGNET_TOKEN_MAX_BODY_BYTES": str(BODY_LIMIT),
-        "SIGNET_ADMIN_TOKEN": "admin-secret-for-limits-0123456789abcdef"})
-    yield base
-    service.stop()
+        "SIGNET_ADMIN_TOKEN": "admin-secret-for-limits-0123456789abcdef"}).base
 
 
 def _assert_refused(response: httpx.Response, status: int, words: str) -> None:

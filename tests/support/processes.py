@@ -10,6 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,17 @@ def start_fault_proxy(upstream: str) -> tuple[Service, str]:
     url = f"http://127.0.0.1:{port}"
     service.wait_http(url + "/__fault__")
     return service, url
+
+
+@dataclass
+class RunningIssuer:
+    """An issuer process started by `make_issuer`: its address, settings and client secrets."""
+
+    service: Service
+    base: str
+    env: dict[str, str]
+    secrets: dict[str, str] = field(default_factory=dict)
+
 
 
 def start_issuer(env: Mapping[str, str], wait: bool = True) -> tuple[Service, str]:
