@@ -35,6 +35,8 @@ HEADER = "| Variable | Type | Default | Meaning |\n|---|---|---|---|"
 ISSUER_DEFAULTS = {
     "SIGNET_ISSUER": "`http://<host>:<port>`",
     "SIGNET_KMS_RING": "from the issuer URL",
+    "SIGNET_KMS_ISSUER_PRINCIPAL": "the issuer's role, from STS",
+    "SIGNET_KMS_ADMIN_PRINCIPAL": "the account root",
     "SIGNET_KMS_ENDPOINT_URL": "AWS default",
     "SIGNET_KMS_REGION": "AWS default",
 }
@@ -72,6 +74,15 @@ ISSUER_MEANINGS: dict[str, str] = {
     "SIGNET_KMS_DELETION_WINDOW_DAYS": (
         "KMS deletion window (7-30 days) for retired managed keys; cancellable in KMS until it "
         "ends."),
+    "SIGNET_KMS_ISSUER_PRINCIPAL": (
+        "ARN of the issuer's IAM role (or user): the only principal each managed key's policy "
+        "lets sign. Unset: derived from STS `GetCallerIdentity`, which loses a role's path, so "
+        "set it for a role with a path (the `IssuerRoleArn` output of the CloudFormation "
+        "template). See [managed keys' key policy](deployment.md#managed-keys-key-policy)."),
+    "SIGNET_KMS_ADMIN_PRINCIPAL": (
+        "ARN (`arn:aws:iam::ACCOUNT:root`, a role or a user) that may manage the managed keys "
+        "(key policy, deletion, tags, aliases), never sign with them. Unset: the issuer's account "
+        "root, that is whoever the account's IAM policies allow those actions."),
     "SIGNET_KMS_ENDPOINT_URL": "KMS endpoint (a moto server in tests, a VPC endpoint in production).",
     "SIGNET_KMS_REGION": "Region of the key (else `AWS_REGION` / `AWS_DEFAULT_REGION`).",
     "SIGNET_KMS_TIMEOUT_SECONDS": (

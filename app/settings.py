@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from signet.algorithms import ALGORITHMS, DEFAULT_ALGORITHM
+from signet.keys.kms_policy import check_admin_principal, check_issuer_principal
 from signet.redis_url import check_redis_url
 from signet.urls import is_loopback_host
 
@@ -58,6 +59,10 @@ class Settings(BaseSettings):
     kms_key_id: str = ""  # a fixed key; unset = Signet creates and rotates its own keys
     kms_ring: str | None = None  # names the managed keys' aliases; default from the issuer URL
     kms_deletion_window_days: int = Field(30, ge=7, le=30)  # retired keys: KMS deletion window
+    # The managed keys' key policy: who alone may sign (default: this process's role, as STS
+    # names it) and who may manage them (default: the issuer's account root).
+    kms_issuer_principal: str | None = None
+    kms_admin_principal: str | None = None
     kms_endpoint_url: str | None = None
     kms_region: str | None = None
     kms_timeout_seconds: float = Field(5.0, gt=0, le=60)  # per attempt (connect, read)
@@ -122,6 +127,20 @@ class Settings(BaseSettings):
                                  f" {MIN_DISTINCT_CHARS} of them different (for example:"
                                  " python -c 'import secrets; print(secrets.token_urlsafe(32))')")
         return value
+
+    @field_validator("kms_issuer_principal", "kms_admin_principal")
+    @classmethod
+    def _principal_arn(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Empty means unset. An ARN KMS could not name in a key policy stops start-up here,
+        not at the first key creation (which may be a rotation period away)."""
+        if value is None or not value.strip():
+            return None
+        if info.field_name == "kms_issuer_principal":
+            return check_issuer_principal(value.strip())
+        if value.strip() == info.data.get("kms_issuer_principal"):
+            raise ValueError("must not be SIGNET_KMS_ISSUER_PRINCIPAL: the issuer could then"
+                             " change who may use its keys")
+        return check_admin_principal(value.strip())
 
     @field_validator("redis_url")
     @classmethod

@@ -64,4 +64,6 @@ def _kms_backend(settings: Settings) -> KeyBackend:
     lock = RedisRingLock(redis_from_url(settings.redis_url, timeout=5), lock_name)
     return KmsRingBackend(ring, alg, client=client, lock=lock,
                           rsa_key_spec=f"RSA_{settings.rsa_key_bits}",
-                          deletion_window_days=settings.kms_deletion_window_days)
+                          deletion_window_days=settings.kms_deletion_window_days,
+                          issuer_principal=settings.kms_issuer_principal,
+                          admin_principal=settings.kms_admin_principal)

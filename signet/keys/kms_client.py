@@ -49,8 +49,12 @@ def digest(alg: Algorithm, data: bytes) -> bytes:
 class KmsClient:
     def __init__(self, *, endpoint_url: str | None = None, region: str | None = None,
                  timeout_seconds: float = 5.0, deadline_seconds: float = 8.0,
-                 max_concurrency: int = 64, session: aioboto3.Session | None = None) -> None:
+                 max_concurrency: int = 64, session: aioboto3.Session | None = None,
+                 sts_endpoint_url: str | None = None) -> None:
         self.endpoint_url = endpoint_url
+        # STS (who the issuer is, for managed keys' policy) is not KMS: its endpoint is AWS's
+        # own unless given here or in AWS_ENDPOINT_URL_STS, never SIGNET_KMS_ENDPOINT_URL.
+        self.sts_endpoint_url = sts_endpoint_url
         self.region = region
         self.timeout_seconds = timeout_seconds
         # botocore retries throttling and 5xx with backoff and jitter; this bounds the whole.
@@ -62,6 +66,7 @@ class KmsClient:
         self._stack = AsyncExitStack()
         self.kms: Any = None
         self.tagging: Any = None
+        self.sts: Any = None
         self._enabled_at: dict[str, float] = {}  # key id -> when DescribeKey last said Enabled
         self.observer: CallObserver | None = None
 
@@ -77,6 +82,8 @@ class KmsClient:
             self.tagging = await self._stack.enter_async_context(self._session.client(
                 "resourcegroupstaggingapi", endpoint_url=self.endpoint_url,
                 region_name=self.region, config=config))
+            self.sts = await self._stack.enter_async_context(self._session.client(
+                "sts", endpoint_url=self.sts_endpoint_url, region_name=self.region, config=config))
         except NoRegionError:
             await self.aclose()
             raise KeyConfigurationError("SIGNET_KMS_REGION", "no AWS region configured"
@@ -109,7 +116,7 @@ class KmsClient:
             raise KeyConfigurationError("SIGNET_KMS_ENDPOINT_URL", f"KMS call failed: {exc}") from None
 
     async def call(self, operation: str, client: str = "kms", **params: Any) -> dict[str, Any]:
-        """Call KMS (or the tagging API) while serving; failures are KeyUnavailableError."""
+        """Call KMS (or the tagging API, or STS) while serving; failures are KeyUnavailableError."""
         started, code = time.perf_counter(), None
         try:
             async with asyncio.timeout(self.deadline_seconds), self._concurrency:

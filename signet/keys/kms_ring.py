@@ -10,6 +10,9 @@ key is tagged `creating` from its first instant, so a crash in between leaves a 
 Resource Groups Tagging API finds by tag (`tag:GetResources`), and the next pass
 schedules it for deletion and tags it `failed`. Retired keys are scheduled for deletion
 after a window (7-30 days, cancellable in KMS); nothing is deleted at once.
+
+Every key is created with the key policy of kms_policy.py: only the issuer's principal may
+sign with it, an admin principal (default: the account root) may manage it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from typing import Any, Protocol
 
 from signet.algorithms import ALGORITHMS, Algorithm, KeyFamily
 from signet.keyring import KeyRecord, KeyState, RingSnapshot, active_key, record_to_dict
-from signet.keys.base import KeyUnavailableError, PublishedKey
+from signet.keys import kms_policy
+from signet.keys.base import KeyConfigurationError, KeyUnavailableError, PublishedKey
 from signet.keys.kms import KmsSigningKey, fetch_published_key
 from signet.keys.kms_client import KmsClient
 from signet.rotation import ensure_active
@@ -33,6 +37,8 @@ TAG_FENCE = "signet:fence"
 TIME_TAGS = {"created_at": "signet:created-at", "activated_at": "signet:activated-at",
              "retiring_at": "signet:retiring-at", "retired_at": "signet:retired-at"}
 CREATING, FAILED = "creating", "failed"
+# The tags a key's state changes rewrite (its key policy lets the issuer write these only).
+STATE_TAGS = [TAG_STATE, TAG_KID, TAG_ALG, TAG_FENCE, *TIME_TAGS.values()]
 ORPHAN_AFTER_SECONDS = 600.0  # a `creating` key this old without an alias was abandoned
 
 
@@ -68,6 +74,7 @@ class KmsRingBackend:
 
     def __init__(self, ring: str, alg: Algorithm, *, client: KmsClient, lock: RingLock,
                  rsa_key_spec: str = "RSA_2048", deletion_window_days: int = 30,
+                 issuer_principal: str | None = None, admin_principal: str | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.ring = ring
         self.alias_prefix = f"alias/signet/{ring}/"
@@ -76,6 +83,11 @@ class KmsRingBackend:
         self.lock = lock
         self.rsa_key_spec = rsa_key_spec
         self.deletion_window_days = deletion_window_days
+        # Who the key policy lets sign (None: this process's own role, asked of STS at open)
+        # and who it lets manage the keys (None: the issuer's account root).
+        self.issuer_principal = issuer_principal
+        self.admin_principal = admin_principal
+        self.key_policy = ""  # the policy document each new key gets; set by open()
         self.clock = clock
         self.snapshot = RingSnapshot(0, ())
         self._keys: dict[str, KmsSigningKey] = {}
@@ -86,6 +98,7 @@ class KmsRingBackend:
     async def open(self) -> None:
         await self.client.open()
         try:
+            await self._prepare_key_policy()
             await ensure_active(self, self.alg.name, self.clock)
         except BaseException:
             await self.client.aclose()
@@ -162,12 +175,30 @@ class KmsRingBackend:
         now = self.clock()
         await self.lock.check()
         spec = self.rsa_key_spec if alg.family is KeyFamily.RSA else alg.kms_key_specs[0]
-        created = await self.client.call(
-            "create_key", KeyUsage="SIGN_VERIFY", KeySpec=spec,
-            Description=f"Signet signing key ({alg.name}) of ring {self.ring}",
-            Tags=[{"TagKey": k, "TagValue": v} for k, v in {
-                TAG_RING: self.ring, TAG_ALG: alg.name, TAG_STATE: CREATING,
-                TIME_TAGS["created_at"]: repr(now), TAG_FENCE: str(self.lock.fence)}.items()])
+        if not self.key_policy:
+            await self._prepare_key_policy()  # open() did, unless the ring is used unopened
+        try:
+            created = await self.client.call(
+                "create_key", KeyUsage="SIGN_VERIFY", KeySpec=spec,
+                Description=f"Signet signing key ({alg.name}) of ring {self.ring}",
+                # The policy names an admin that may PutKeyPolicy, so the key stays manageable;
+                # the check is bypassed because the issuer itself must never be able to change
+                # who may sign ("Use this parameter only when you intend to prevent the
+                # principal that is making the request from making a subsequent PutKeyPolicy
+                # request": https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html,
+                # BypassPolicyLockoutSafetyCheck; and key-policy-default.html#prevent-unmanageable-key).
+                Policy=self.key_policy, BypassPolicyLockoutSafetyCheck=True,
+                Tags=[{"TagKey": k, "TagValue": v} for k, v in {
+                    TAG_RING: self.ring, TAG_ALG: alg.name, TAG_STATE: CREATING,
+                    TIME_TAGS["created_at"]: repr(now), TAG_FENCE: str(self.lock.fence)}.items()])
+        except KeyUnavailableError as exc:
+            if "MalformedPolicyDocumentException" in str(exc):  # a principal KMS cannot see
+                raise KeyConfigurationError(kms_policy.ISSUER_SETTING, (
+                    "KMS refused the new key's policy (MalformedPolicyDocumentException): its"
+                    f" issuer {self._issuer()!r} or admin {self._admin()!r} names no existing"
+                    " principal (a role with a path must be given with its path, and"
+                    f" {kms_policy.ADMIN_SETTING} must exist)")) from exc
+            raise
         key_id = created["KeyMetadata"]["KeyId"]
         try:
             published = await fetch_published_key(self.client, key_id, alg, at_startup=False)
@@ -202,6 +233,40 @@ class KmsRingBackend:
         self.snapshot = snapshot
 
     # --- internals -----------------------------------------------------------------------
+
+    async def _prepare_key_policy(self) -> None:
+        """Resolve the principals the key policy names; a bad one stops start-up, naming it."""
+        if self.issuer_principal is None:
+            try:
+                identity = await self.client.call("get_caller_identity", client="sts")
+                self.issuer_principal = kms_policy.principal_from_caller(identity["Arn"])
+            except KeyUnavailableError as exc:
+                raise KeyConfigurationError(kms_policy.ISSUER_SETTING, (
+                    f"unset, and STS could not say who the issuer is ({exc}): set it to the"
+                    " issuer's role ARN")) from None
+            except ValueError as exc:
+                raise KeyConfigurationError(kms_policy.ISSUER_SETTING, str(exc)) from None
+        for setting, value, check in (
+                (kms_policy.ISSUER_SETTING, self.issuer_principal, kms_policy.check_issuer_principal),
+                (kms_policy.ADMIN_SETTING, self.admin_principal, kms_policy.check_admin_principal)):
+            try:
+                if value is not None:
+                    check(value)
+            except ValueError as exc:
+                raise KeyConfigurationError(setting, str(exc)) from None
+        try:
+            self.key_policy = kms_policy.key_policy_json(
+                self._issuer(), self._admin(), tag_keys=STATE_TAGS,
+                deletion_window_days=self.deletion_window_days)
+        except ValueError as exc:
+            raise KeyConfigurationError(kms_policy.ADMIN_SETTING, str(exc)) from None
+
+    def _issuer(self) -> str:
+        assert self.issuer_principal is not None, "resolved by open()"
+        return self.issuer_principal
+
+    def _admin(self) -> str:
+        return self.admin_principal or kms_policy.account_root(self._issuer())
 
     async def _ring_aliases(self) -> list[dict[str, Any]]:
         aliases: list[dict[str, Any]] = []

@@ -152,6 +152,13 @@ def test_service_account_is_the_one_the_irsa_role_trusts(resources: dict[str, di
     assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
 
 
+def test_the_keys_policy_names_the_irsa_role_as_the_issuer(resources: dict[str, dict[str, Any]]) -> None:
+    """Managed keys let only SIGNET_KMS_ISSUER_PRINCIPAL sign: it must be the pods' own role."""
+    data = _one(resources, "ConfigMap")["data"]
+    role = _one(resources, "ServiceAccount")["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert data["SIGNET_KMS_ISSUER_PRINCIPAL"] == role
+
+
 def test_ring_and_deletion_window_fit_the_iam_policy(resources: dict[str, dict[str, Any]],
                                                      template: Any) -> None:
     data = _one(resources, "ConfigMap")["data"]

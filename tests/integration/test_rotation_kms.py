@@ -18,6 +18,7 @@ from signet.keys.kms_client import KmsClient
 from signet.keys.kms_ring import ORPHAN_AFTER_SECONDS, KmsRingBackend
 from signet.keys.ringlock import RedisRingLock
 from signet.rotation import Rotator
+from tests.support.processes import MOTO_ISSUER_PRINCIPAL
 
 POLICY = RotationPolicy(publish_lead=60, retire_after=120, rotation_period=600)
 
@@ -43,7 +44,7 @@ async def make_replica(moto_endpoint, moto_session, redis_url, ring) -> AsyncIte
         client = KmsClient(endpoint_url=moto_endpoint, region="us-east-1", session=moto_session)
         lock = RedisRingLock(redis.Redis.from_url(redis_url), f"signet-test:{ring}:lock")
         backend = KmsRingBackend(ring, ALGORITHMS[alg], client=client, lock=lock, clock=clock,
-                                 deletion_window_days=7)
+                                 deletion_window_days=7, issuer_principal=MOTO_ISSUER_PRINCIPAL)
         await backend.open()
         opened.append(backend)
         return backend, Rotator(backend, alg, POLICY, clock=clock)

@@ -18,11 +18,16 @@ import boto3
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+# The issuer principal managed keys' policy names. moto's own identity for these credentials
+# (arn:aws:sts::123456789012:user/moto) is no IAM ARN a role could be derived from, so every
+# issuer run against moto is given one; moto checks neither that it exists nor the policy.
+MOTO_ISSUER_PRINCIPAL = "arn:aws:iam::123456789012:role/signet-issuer"
 MOTO_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
+    "SIGNET_KMS_ISSUER_PRINCIPAL": MOTO_ISSUER_PRINCIPAL,
 }
 # botocore looks for credentials at the EC2 metadata address when none are set; tests
 # must never send traffic off this machine.
