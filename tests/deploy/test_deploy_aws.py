@@ -26,7 +26,7 @@ from signet.keyring import KeyState
 from signet.keys.kms import KmsKeyBackend
 from signet.keys.kms_client import KmsClient
 from signet.keys.kms_policy import ADMIN_ACTIONS
-from signet.keys.kms_ring import KmsRingBackend
+from signet.keys.kms_ring import STATE_TAGS, KmsRingBackend
 from tests.support.deploy_files import ROOT
 
 TEMPLATE_PATH = ROOT / "deploy" / "aws" / "signet-issuer.yaml"
@@ -173,6 +173,7 @@ async def test_managed_ring_tags_only_what_the_tag_conditions_allow(template: An
     assert creation_keys == set(create["ForAllValues:StringEquals"]["aws:TagKeys"])
     retag_keys = set(retag["ForAllValues:StringEquals"]["aws:TagKeys"])
     assert "signet:ring" not in retag_keys, "a key never leaves or changes its ring"
+    assert set(STATE_TAGS) == retag_keys, "the key policy and the IAM policy allow the same tags"
 
     (created,) = [p for _, op, p in client.calls if op == "create_key"]
     tags = {t["TagKey"]: t["TagValue"] for t in created["Tags"]}

@@ -145,6 +145,10 @@ def _start_failure(env: dict[str, str]) -> str:
         ({"SIGNET_KEY_BACKEND": "kms", "SIGNET_KMS_DELETION_WINDOW_DAYS": "3"},
          "SIGNET_KMS_DELETION_WINDOW_DAYS: Input should be greater than or equal to 7"),
         ({"SIGNET_ISSUER": "http://issuer.example"}, "SIGNET_ISSUER: issuer must use https"),
+        ({"SIGNET_KEY_BACKEND": "kms",
+          "SIGNET_KMS_ISSUER_PRINCIPAL": "arn:aws:sts::123456789012:assumed-role/signet/pod-1"},
+         "SIGNET_KMS_ISSUER_PRINCIPAL: 'arn:aws:sts::123456789012:assumed-role/signet/pod-1' is a role"
+         " session; give the role's ARN"),
         ({"SIGNET_LOCAL_KEY_DIR": "/proc/signet-keys"}, "SIGNET_LOCAL_KEY_DIR: cannot create"),
         ({"SIGNET_KEY_BACKEND": "kms", "SIGNET_KMS_KEY_ID": "alias/x",
           "SIGNET_KMS_REGION": "us-east-1", "SIGNET_KMS_TIMEOUT_SECONDS": "0.5",
