@@ -23,19 +23,32 @@ FROM = re.compile(rf"^(?P<indent>[ \t]*)from {PACKAGE}(?P<rest>(?:\.\w+)*) impor
 PLAIN = re.compile(rf"^[ \t]*import {PACKAGE}(?:\.\w+)*\b", re.MULTILINE)
 
 
+# `from .x import`, `from ..y.z import`: made absolute first, so every import gets the
+# shortest relative form for where its file is now (after a module moved).
+RELATIVE = re.compile(r"^(?P<indent>[ \t]*)from (?P<dots>\.+)(?P<rest>[\w.]*) import ", re.MULTILINE)
+
+
 def rewrite(path: Path) -> str:
-    """The file's text with every `from app...` import made relative to the file's package."""
-    depth = len(path.relative_to(ROOT / PACKAGE).parts) - 1  # 0 for app/x.py, 1 for app/routes/x.py
+    """The file's text with every import of the package in its shortest relative form."""
+    package = [PACKAGE, *path.relative_to(ROOT / PACKAGE).parts[:-1]]  # ["app", "routes"]
     text = path.read_text()
     if match := PLAIN.search(text):
         raise SystemExit(f"{path}: `{match[0].strip()}` cannot be made relative; use `from ... import`")
 
-    def relative(match: re.Match[str]) -> str:
-        dots = "." * (depth + 1)
-        rest = match["rest"].removeprefix(".")
-        return f"{match['indent']}from {dots}{rest} import "
+    def absolute(match: re.Match[str]) -> str:
+        base = package[: len(package) - len(match["dots"]) + 1]
+        name = ".".join(base + ([match["rest"]] if match["rest"] else []))
+        return f"{match['indent']}from {name} import "
 
-    return FROM.sub(relative, text)
+    def relative(match: re.Match[str]) -> str:
+        target = [PACKAGE, *match["rest"].removeprefix(".").split(".")] if match["rest"] else [PACKAGE]
+        common = 0
+        while common < min(len(package), len(target)) and package[common] == target[common]:
+            common += 1
+        dots = "." * (len(package) - common + 1)
+        return f"{match['indent']}from {dots}{'.'.join(target[common:])} import "
+
+    return FROM.sub(relative, RELATIVE.sub(absolute, text))
 
 
 def main(argv: list[str]) -> int:

@@ -22,7 +22,7 @@ def kms_ring_name(settings: Settings) -> str:
 def build_backend(settings: Settings) -> KeyBackend:
     root = _root_backend(settings)
     if settings.signing_mode == "delegated":
-        from ..keys.delegated import delegated_backend
+        from .delegated import delegated_backend
 
         return delegated_backend(settings, root)
     return root

@@ -19,7 +19,6 @@ from signet.keys.base import KeyBackendError
 from signet.signer import JwsSigner
 
 from ..asgi.openapi_docs import TOKEN_REQUEST, TOKEN_RESPONSES
-from ..routes.well_known import TOKEN_PATH
 from ..settings import ConfigurationError, Settings
 from ..state.redis_link import RedisLink
 from ..token import audit
@@ -31,6 +30,7 @@ from ..token.oauth_errors import NO_STORE, OAuthError, invalid_request, try_late
 from ..token.registry import ClientRegistry, RegistryError
 from ..token.replay import ReplayCache
 from ..token.throttle import FailureThrottle, ThrottleLimits
+from .well_known import TOKEN_PATH
 
 router = APIRouter()
 log = logging.getLogger("signet.token")

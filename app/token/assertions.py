@@ -17,8 +17,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ..token.registry import Client, ClientKey
-from ..token.replay import ReplayCache
+from .registry import Client, ClientKey
+from .replay import ReplayCache
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 LEEWAY_SECONDS = 30

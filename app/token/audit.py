@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from ..token.grants import Grant
-from ..token.oauth_errors import OAuthError
+from .grants import Grant
+from .oauth_errors import OAuthError
 
 log = logging.getLogger("signet.audit")
 log.setLevel(logging.INFO)

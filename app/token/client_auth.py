@@ -13,19 +13,19 @@ import binascii
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
-from ..token.assertions import (
+from .assertions import (
     JWT_BEARER,
     AssertionRejected,
     check_without_a_client,
     unverified_client_id,
     verify_assertion,
 )
-from ..token.client_secrets import KdfBusy, SecretVerifier
-from ..token.form import TokenForm
-from ..token.oauth_errors import OAuthError, invalid_client, invalid_request
-from ..token.registry import CLIENT_ID, Client, ClientRegistry
-from ..token.replay import ReplayCache
-from ..token.throttle import FailureThrottle
+from .client_secrets import KdfBusy, SecretVerifier
+from .form import TokenForm
+from .oauth_errors import OAuthError, invalid_client, invalid_request
+from .registry import CLIENT_ID, Client, ClientRegistry
+from .replay import ReplayCache
+from .throttle import FailureThrottle
 
 MAX_SECRET_LENGTH = 512
 FAILED = "client authentication failed"

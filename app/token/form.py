@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import Request
 
-from ..token.oauth_errors import OAuthError, invalid_request
+from .oauth_errors import OAuthError, invalid_request
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 REPEATABLE = frozenset({"resource"})

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..token.form import TokenForm
-from ..token.oauth_errors import OAuthError, invalid_request
-from ..token.registry import SCOPE_TOKEN, Client
+from .form import TokenForm
+from .oauth_errors import OAuthError, invalid_request
+from .registry import SCOPE_TOKEN, Client
 
 JTI_BYTES = 16  # 128 bits (RFC 9068 section 2.2 asks for a collision-resistant jti)
 
