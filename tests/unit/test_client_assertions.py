@@ -1,0 +1,88 @@
+"""private_key_jwt assertions (RFC 7523 section 3), table-driven and in process: one client
+with an ES256 key, assertions made here with PyJWT, each varied in one way from a good one."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from app.token.assertions import FAILED, AssertionRejected, replay_ttl, verify_assertion
+from app.token.registry import Client, ClientKey
+from app.token.replay import ReplayCache
+from signet.algorithms import ALGORITHMS
+
+TOKEN_ENDPOINT = "https://issuer.example/token"
+KEY = ec.generate_private_key(ec.SECP256R1())
+OTHER_KEY = ec.generate_private_key(ec.SECP256R1())
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+CLIENT = Client("svc", ("read",), ("read",), ("api://x",),
+                keys=(ClientKey(KEY.public_key(), ALGORITHMS["ES256"], "k1"),))
+NOW = int(time.time())  # PyJWT checks exp and iat against the real clock
+
+
+def assertion(claims: dict[str, Any] | None = None, drop: tuple[str, ...] = (), key: Any = KEY,
+              alg: str = "ES256", headers: dict[str, Any] | None = None) -> str:
+    body = {"iss": "svc", "sub": "svc", "aud": TOKEN_ENDPOINT, "exp": NOW + 60, "iat": NOW,
+            "jti": uuid.uuid4().hex, **(claims or {})}
+    for name in drop:
+        body.pop(name)
+    return jwt.encode(body, key, algorithm=alg, headers={"kid": "k1", **(headers or {})})
+
+
+async def check(token: str, replay: ReplayCache | None = None) -> None:
+    await verify_assertion(token, CLIENT, audiences=[TOKEN_ENDPOINT], max_lifetime=300,
+                           replay=replay or ReplayCache(), clock=lambda: NOW)
+
+
+async def test_a_good_assertion_is_accepted_once() -> None:
+    replay = ReplayCache()
+    token = assertion()
+    await check(token, replay)
+    with pytest.raises(AssertionRejected, match="replay"):
+        await check(token, replay)
+
+
+@pytest.mark.parametrize(("token", "reason"), [
+    (assertion(key=OTHER_KEY), FAILED),  # not the registered key
+    (assertion(key=RSA_KEY, alg="RS256"), FAILED),  # an algorithm the key is not bound to
+    (assertion(headers={"kid": "unknown"}), FAILED),
+    ("not.a.jws", "not a JWS"),
+    (assertion(claims={"aud": "https://elsewhere/token"}), "Audience doesn't match"),
+    (assertion(claims={"iss": "other"}), "Invalid issuer"),
+    (assertion(claims={"sub": "other"}), "sub must equal the client_id"),
+    (assertion(claims={"exp": NOW - 31}), "Signature has expired"),  # past the 30 s leeway
+    (assertion(claims={"exp": NOW + 3600}), "more than 300 s ahead"),
+    (assertion(drop=("jti",)), 'Token is missing the "jti" claim'),
+    (assertion(drop=("exp",)), 'Token is missing the "exp" claim'),
+    (assertion(claims={"jti": "x" * 257}), "jti must be a string of 1-256"),
+    (assertion(claims={"jti": 7}), "JWT ID must be a string"),
+    (assertion(claims={"exp": str(NOW + 60)}), "exp must be a number"),
+    (assertion(claims={"exp": True}), "Signature has expired"),  # True is 1 to PyJWT: long past
+    (assertion(claims={"aud": [TOKEN_ENDPOINT, 5]}), "Invalid claim format"),
+    (assertion(headers={"typ": "at+jwt"}), "an access token is not a client assertion"),
+])
+async def test_an_assertion_changed_in_one_way_is_refused_with_its_reason(token: str, reason: str) -> None:
+    with pytest.raises(AssertionRejected) as raised:
+        await check(token)
+    assert reason in str(raised.value)
+
+
+@pytest.mark.parametrize(("exp", "now", "ttl"), [
+    (NOW + 60, NOW, 91), (NOW + 60.5, NOW, 92), (NOW, NOW + 29.2, 2), (NOW - 29, NOW, 2),
+])
+def test_the_jti_record_outlives_the_last_instant_the_assertion_is_accepted(
+        exp: float, now: float, ttl: int) -> None:
+    assert replay_ttl(exp, now) == ttl
+    assert now + replay_ttl(exp, now) > exp + 30  # accepted until exp + leeway
+
+
+def test_assertions_made_now_are_signed_as_the_tests_expect() -> None:
+    """A sanity check on the table's own maker: PyJWT reads back what it signed."""
+    claims = jwt.decode(assertion(), KEY.public_key(), algorithms=["ES256"], audience=TOKEN_ENDPOINT,
+                        options={"verify_exp": False})
+    assert claims["sub"] == "svc" and claims["exp"] - claims["iat"] == 60 and time.time() > 0
