@@ -22,19 +22,12 @@ from signet.keys.delegated import DelegatedBackend, DelegatedTiming, EphemeralKe
 from signet.keys.kms import KmsKeyBackend
 from signet.keys.local import generate_private_key
 from signet.signer import JwsSigner
+from tests.support.clock import Clock
 from tests.support.processes import free_port
 
 ISSUER = "https://issuer.example"
 TIMING = DelegatedTiming(publish_lead=60, retire_after=120, lifetime=600, tick=5)
 ES256 = ALGORITHMS["ES256"]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")

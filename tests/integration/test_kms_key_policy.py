@@ -27,6 +27,7 @@ from signet.keys.kms_client import KmsClient
 from signet.keys.kms_ring import KmsRingBackend
 from signet.keys.ringlock import RedisRingLock
 from signet.rotation import Rotator
+from tests.support.clock import Clock
 from tests.support.processes import MOTO_ISSUER_PRINCIPAL
 
 ACCOUNT_ROOT = "arn:aws:iam::123456789012:root"
@@ -36,14 +37,6 @@ USES_OF_A_KEY = {"kms:Sign", "kms:Verify", "kms:Decrypt", "kms:Encrypt", "kms:Re
                  "kms:DeriveSharedSecret", "kms:CreateGrant"}
 ISSUER_CALLS = {"kms:DescribeKey", "kms:GetPublicKey", "kms:ListResourceTags", "kms:Sign",
                 "kms:TagResource", "kms:CreateAlias", "kms:DeleteAlias", "kms:ScheduleKeyDeletion"}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

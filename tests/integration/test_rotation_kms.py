@@ -18,17 +18,10 @@ from signet.keys.kms_client import KmsClient
 from signet.keys.kms_ring import ORPHAN_AFTER_SECONDS, KmsRingBackend
 from signet.keys.ringlock import RedisRingLock
 from signet.rotation import Rotator
+from tests.support.clock import Clock
 from tests.support.processes import MOTO_ISSUER_PRINCIPAL
 
 POLICY = RotationPolicy(publish_lead=60, retire_after=120, rotation_period=600)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -14,16 +14,9 @@ from signet.keyring import Activate, CreatePending, RotationPolicy, Unpublish
 from signet.keys.base import KeyUnavailableError
 from signet.keys.local import CREATING_SUFFIX, LocalKeyBackend
 from signet.rotation import Rotator
+from tests.support.clock import Clock
 
 POLICY = RotationPolicy(publish_lead=60, retire_after=120, rotation_period=600)
-
-
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def _replica(key_dir: Path, clock: Clock) -> tuple[LocalKeyBackend, Rotator]:
@@ -37,7 +30,7 @@ def _states(key_dir: Path) -> list[str]:
 
 
 async def test_full_rotation_cycle_on_disk(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(1_000_000.0)
     backend, rotator = await _replica(tmp_path, clock)
     first = backend.signing_key().published.kid
     assert _states(tmp_path) == ["active"]
@@ -66,7 +59,7 @@ async def test_full_rotation_cycle_on_disk(tmp_path: Path) -> None:
 
 
 async def test_replicas_sharing_a_directory_create_one_key_per_rotation(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(1_000_000.0)
     replicas = [await _replica(tmp_path, clock) for _ in range(4)]
     assert len({b.signing_key().published.kid for b, _ in replicas}) == 1
     for _ in range(3):
@@ -82,7 +75,7 @@ async def test_replicas_sharing_a_directory_create_one_key_per_rotation(tmp_path
 
 
 async def test_other_replica_picks_up_changes_on_reload(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(1_000_000.0)
     (a, rot_a), (b, rot_b) = await _replica(tmp_path, clock), await _replica(tmp_path, clock)
     changes: list[int] = []
     rot_b.on_change = lambda: changes.append(1)
@@ -97,7 +90,7 @@ async def test_other_replica_picks_up_changes_on_reload(tmp_path: Path) -> None:
 
 
 async def test_crash_after_key_file_before_ring_leaves_no_orphan(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(1_000_000.0)
     backend, _ = await _replica(tmp_path, clock)
     record = await backend.create_key("ES256")  # ...and the process dies here
     assert (tmp_path / (record.ref + CREATING_SUFFIX)).exists()
@@ -108,7 +101,7 @@ async def test_crash_after_key_file_before_ring_leaves_no_orphan(tmp_path: Path)
 
 
 async def test_crash_after_ring_write_before_rename_is_completed(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(1_000_000.0)
     backend, _ = await _replica(tmp_path, clock)
     record = await backend.create_key("ES256")
     from signet.keyring import add_pending
@@ -123,7 +116,7 @@ async def test_crash_after_ring_write_before_rename_is_completed(tmp_path: Path)
 
 
 async def test_emergency_retire_stops_signing_and_publishing(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(1_000_000.0)
     backend, rotator = await _replica(tmp_path, clock)
     kid = backend.signing_key().published.kid
     await rotator.retire(kid)
@@ -139,7 +132,7 @@ async def test_emergency_retire_stops_signing_and_publishing(tmp_path: Path) -> 
 async def test_imported_pem_is_published_then_signs_after_the_lead(tmp_path: Path) -> None:
     from signet.keys.local import generate_private_key, write_private_key
 
-    clock = Clock()
+    clock = Clock(1_000_000.0)
     backend, rotator = await _replica(tmp_path, clock)
     write_private_key(tmp_path / "ES256-imported.pem", generate_private_key(ALGORITHMS["ES256"]))
     await rotator.converge()
@@ -156,7 +149,7 @@ async def test_directory_from_before_the_ring_is_migrated(tmp_path: Path) -> Non
     write_private_key(tmp_path / "ES256-a.pem", generate_private_key(ALGORITHMS["ES256"]))
     write_private_key(tmp_path / "ES256-b.pem", generate_private_key(ALGORITHMS["ES256"]))
     write_private_key(tmp_path / "ES384-c.pem", generate_private_key(ALGORITHMS["ES384"]))
-    clock = Clock()
+    clock = Clock(1_000_000.0)
     backend, rotator = await _replica(tmp_path, clock)
     assert backend.signing_key().path.name == "ES256-b.pem", "the newest key keeps signing"
     assert len(backend.published_keys()) == 3, "the others stay published while tokens live"

@@ -28,18 +28,11 @@ from signet.verifier.fetch import cache_max_age, jwks_uri_problem, url_problem
 from signet.verifier.jwks_cache import CachePolicy
 from signet.verifier.keys import MAX_KEYS, JwksError, parse_jwks
 from signet.verifier.verifier import HEADER_CACHE_SIZE
+from tests.support.clock import Clock
 from tests.support.verifier_tokens import AUDIENCE, access_claims, mutate, open_key, sign_claims
 
 ISSUER = "https://issuer.unit.test"
 NOW = 1_800_000_000.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +44,7 @@ def key(tmp_path_factory: pytest.TempPathFactory) -> LocalSigningKey:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 def make_verifier(key: LocalSigningKey, clock: Clock, **options: Any) -> Verifier:
