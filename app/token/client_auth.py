@@ -115,8 +115,8 @@ class Authenticator:
         stored_hash = client.secret_hash if client else None
         running = (self.secrets.in_flight(creds.client_id, stored_hash, creds.secret)
                    if creds.secret is not None else None)
-        if running is not None and creds.secret is not None:
-            if await self.secrets.joined(running, creds.client_id, stored_hash, creds.secret):
+        if running is not None:
+            if await self.secrets.joined(running, stored_hash):
                 assert client is not None  # only a known client's check can succeed
                 return client
             raise invalid_client(FAILED, known_id)

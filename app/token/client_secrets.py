@@ -152,21 +152,14 @@ class SecretVerifier:
         A `priority` check (a registered client without failures of its own) is admitted
         past the shared bounds, up to KDF_PRIORITY_ADMITTED, and takes the next free slot
         before any other waiting check. Raises KdfBusy, without checking, past the bounds."""
-        running = self.in_flight(client_id, stored_hash, secret)
-        if running is None:
-            running = self._start(self._cache_key(client_id, stored_hash or "", secret),
-                                  stored_hash, secret, address, priority)
-        return await self.joined(running, client_id, stored_hash, secret)
+        key = self._cache_key(client_id, stored_hash or "", secret)
+        running = self._running.get(key) or self._start(key, stored_hash, secret, address, priority)
+        return await self.joined(running, stored_hash)
 
-    async def joined(self, running: asyncio.Task[bool], client_id: str, stored_hash: str | None,
-                     secret: str) -> bool:
-        """The result of a running check; a success is remembered for the cache's lifetime."""
+    async def joined(self, running: asyncio.Task[bool], stored_hash: str | None) -> bool:
+        """The result of a running check (the check itself remembers a success)."""
         ok = await asyncio.shield(running)  # a caller that goes away does not cancel the others
-        if not (ok and stored_hash is not None):
-            return False
-        if self.cache_seconds:
-            self._verified.set(self._cache_key(client_id, stored_hash, secret), True, self.cache_seconds)
-        return True
+        return ok and stored_hash is not None
 
     def _start(self, key: str, stored_hash: str | None, secret: str, address: str,
                priority: bool) -> asyncio.Task[bool]:
@@ -183,8 +176,13 @@ class SecretVerifier:
         task = asyncio.create_task(self._check(stored_hash or self._dummy_hash, secret, priority))
         self._running[key] = task
 
-        def done(_: asyncio.Task[bool]) -> None:
+        def done(finished: asyncio.Task[bool]) -> None:
             del self._running[key]
+            # A success is remembered once, here, for every request that shared the check
+            # (`key` is the cache's key: the stored hash is part of it).
+            if (stored_hash is not None and self.cache_seconds and not finished.cancelled()
+                    and finished.exception() is None and finished.result()):
+                self._verified.set(key, True, self.cache_seconds)
             if priority:
                 self._admitted_priority -= 1
                 return

@@ -65,7 +65,7 @@ class FailureThrottle:
         """Seconds to wait when a counter is at its limit, else None."""
         counters = self._counters(client_id, address)
         states = await self._read(counters)
-        waits = [max(1, int(ttl + 0.999)) for (_, limit), (count, ttl) in zip(counters, states, strict=True)
+        waits = [_wait(ttl) for (_, limit), (count, ttl) in zip(counters, states, strict=True)
                  if count >= limit]
         return max(waits) if waits else None
 
