@@ -98,7 +98,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         self._completed = False
-        if self._awaiting_request:  # the first byte of a request: its clock starts
+        # The first byte after a request starts the clock, also bytes that begin no message yet
+        # (blank lines before a request line): on_message_begin alone would miss those.
+        if self._awaiting_request:
             self._awaiting_request = False
             self._disarm()
             self._arm()
