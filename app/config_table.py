@@ -43,6 +43,7 @@ ISSUER_DEFAULTS = {
 VERIFIER_DEFAULTS = {
     "SIGNET_VERIFIER_JWKS_URL": "discovery",
     "SIGNET_VERIFIER_ALGORITHMS": "all nine",
+    "SIGNET_VERIFIER_ISSUERS_FILE": "none",
 }
 VERIFIER_TYPES = {"tuple[str, ...]": "list", "float": "number", "int": "integer",
                   "str | None": "string", "bytes | None": "secret", "str": "string",
@@ -160,8 +161,10 @@ ISSUER_MEANINGS: dict[str, str] = {
 VERIFIER_MEANINGS: dict[str, str] = {
     "SIGNET_VERIFIER_ISSUER": (
         "Trusted issuer(s), comma-separated; exact `iss` values. https (http on loopback) unless "
-        "a JWKS URL is given."),
-    "SIGNET_VERIFIER_AUDIENCE": "Accepted audience(s), comma-separated.",
+        "a JWKS URL is given. Required unless `SIGNET_VERIFIER_ISSUERS_FILE` names the issuers."),
+    "SIGNET_VERIFIER_AUDIENCE": (
+        "Accepted audience(s), comma-separated. Required unless every issuer of"
+        " `SIGNET_VERIFIER_ISSUERS_FILE` has its own `audiences`."),
     "SIGNET_VERIFIER_JWKS_URL": "JWKS URL of the (single) issuer instead of OpenID discovery.",
     "SIGNET_VERIFIER_LEEWAY": "Clock skew allowed on `exp`, `nbf`, `iat`, seconds (0-300).",
     "SIGNET_REDIS_URL": (
@@ -190,7 +193,16 @@ VERIFIER_MEANINGS: dict[str, str] = {
         "Hosts, comma-separated, besides each issuer's own, that its discovery document's"
         " `jwks_uri` may name (https only). Unset: the issuer's host alone."),
     "SIGNET_VERIFIER_ALGORITHMS": (
-        "Allow-list, comma-separated (`ES256,RS256`, ...). HMAC and `none` cannot be listed."),
+        "Allow-list, comma-separated (`ES256,RS256`, ...). HMAC and `none` cannot be listed."
+        " Set, it is also what an RSA key published without `alg` may verify (unset: RS256 only)."),
+    "SIGNET_VERIFIER_PROFILE": (
+        "Issuer profile of the issuers in `SIGNET_VERIFIER_ISSUER`: `rfc9068` (Signet's own"
+        " tokens), `oauth-access-token`, `keycloak`, `entra`, `okta`, `auth0`, `cognito` (see"
+        " [Trusting other identity providers](verifier.md#trusting-other-identity-providers))."),
+    "SIGNET_VERIFIER_ISSUERS_FILE": (
+        "A TOML file of `[[issuer]]` tables, each an issuer with its own profile, audiences,"
+        " algorithms and JWKS URL, trusted besides those of `SIGNET_VERIFIER_ISSUER` (see"
+        " [Trusting other identity providers](verifier.md#trusting-other-identity-providers))."),
 }
 
 

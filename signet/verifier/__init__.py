@@ -16,6 +16,7 @@ from signet.verifier.errors import (
     KeysUnavailable,
     MalformedToken,
     MissingClaim,
+    NotAnAccessToken,
     SignetError,
     TokenError,
     TokenExpired,
@@ -25,17 +26,21 @@ from signet.verifier.errors import (
     UnsupportedAlgorithm,
     UnsupportedCritical,
     UntrustedIssuer,
+    UnusableKey,
     VerifierConfigError,
     WrongAudience,
     WrongType,
 )
 from signet.verifier.middleware import SignetAuthMiddleware
+from signet.verifier.profiles import PROFILES, IssuerProfile
 from signet.verifier.readiness import KeyStatus, Readiness
 from signet.verifier.settings import VerifierSettings
 from signet.verifier.stats import VerificationCounts, VerifierStats
+from signet.verifier.trusted import TrustedIssuer
 from signet.verifier.verifier import Verifier
 
 __all__ = [
+    "PROFILES",
     "RFC9068_REQUIRED_CLAIMS",
     "AlgorithmMismatch",
     "BadSignature",
@@ -44,10 +49,12 @@ __all__ = [
     "InsufficientScope",
     "InvalidClaim",
     "IssuedInFuture",
+    "IssuerProfile",
     "KeyStatus",
     "KeysUnavailable",
     "MalformedToken",
     "MissingClaim",
+    "NotAnAccessToken",
     "Readiness",
     "SignetAuthMiddleware",
     "SignetError",
@@ -55,10 +62,12 @@ __all__ = [
     "TokenExpired",
     "TokenNotYetValid",
     "TokenTooLarge",
+    "TrustedIssuer",
     "UnknownKey",
     "UnsupportedAlgorithm",
     "UnsupportedCritical",
     "UntrustedIssuer",
+    "UnusableKey",
     "VerificationCounts",
     "Verifier",
     "VerifierConfigError",

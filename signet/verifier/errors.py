@@ -53,7 +53,7 @@ class UnsupportedCritical(TokenError):
 
 class WrongType(TokenError):
     code = "wrong_typ"
-    description = "the token is not an access token (typ must be at+jwt)"
+    description = "the token's typ header is not one its issuer's access tokens carry"
 
 
 class UntrustedIssuer(TokenError):
@@ -64,6 +64,15 @@ class UntrustedIssuer(TokenError):
 class UnknownKey(TokenError):
     code = "unknown_kid"
     description = "the token was signed by an unknown key"
+
+
+class UnusableKey(UnknownKey):
+    """The issuer publishes a key by this kid, but this verifier cannot use it (the reason
+    says why: an algorithm outside the allow-list, a key without `alg` of a type no
+    configured algorithm fits, a curve Signet does not support...)."""
+
+    code = "unusable_key"
+    description = "the issuer's key for this token cannot be used by this verifier"
 
 
 class BadSignature(TokenError):
@@ -79,6 +88,13 @@ class InvalidClaim(TokenError):
 class MissingClaim(InvalidClaim):
     code = "missing_claim"
     description = "the token lacks a required claim"
+
+
+class NotAnAccessToken(TokenError):
+    """Signed by a trusted issuer, but not one of its access tokens (an ID token, say)."""
+
+    code = "not_access_token"
+    description = "the token is not an access token of its issuer"
 
 
 class WrongAudience(TokenError):
@@ -125,7 +141,7 @@ class VerifierConfigError(ValueError):
 
 ALL_ERRORS: tuple[type[SignetError], ...] = (
     MalformedToken, TokenTooLarge, UnsupportedAlgorithm, AlgorithmMismatch, ForbiddenHeader,
-    UnsupportedCritical, WrongType, UntrustedIssuer, UnknownKey, BadSignature, InvalidClaim,
-    MissingClaim, WrongAudience, TokenExpired, TokenNotYetValid, IssuedInFuture, KeysUnavailable,
-    InsufficientScope,
+    UnsupportedCritical, WrongType, UntrustedIssuer, UnknownKey, UnusableKey, BadSignature,
+    InvalidClaim, MissingClaim, NotAnAccessToken, WrongAudience, TokenExpired, TokenNotYetValid,
+    IssuedInFuture, KeysUnavailable, InsufficientScope,
 )

@@ -29,11 +29,19 @@ from dataclasses import dataclass, field
 
 from redis.exceptions import LockError, RedisError
 
-from signet.algorithms import Algorithm
+from signet.algorithms import ALGORITHMS, Algorithm
 from signet.channels import ISSUER_KEYS_CHANGED
-from signet.verifier.errors import KeysUnavailable, UnknownKey
+from signet.verifier.errors import KeysUnavailable, UnknownKey, UnusableKey
 from signet.verifier.fetch import FetchError, JwksFetcher
-from signet.verifier.keys import BoundKey, IssuerKeys, JwksError, parse_jwks, removed_kids
+from signet.verifier.keys import (
+    BoundKey,
+    IssuerKeys,
+    JwksError,
+    KeyBinding,
+    parse_jwks,
+    removed_kids,
+    why_unusable,
+)
 from signet.verifier.roots import KeyTrust
 from signet.verifier.stats import VerifierStats
 from signet.verifier.store import RedisJwksStore, StoredJwks
@@ -79,6 +87,8 @@ class IssuerSource:
     keys: IssuerKeys  # what the request path reads (written only here)
     jwks_url: str | None = None  # None: found by discovery
     trust: KeyTrust | None = None  # pinned roots (SIGNET_VERIFIER_ROOT_KEYS)
+    algorithms: Mapping[str, Algorithm] = field(default_factory=lambda: dict(ALGORITHMS))
+    unnamed: tuple[Algorithm, ...] = ()  # what a key without `alg` may be bound to
 
 
 @dataclass(slots=True)
@@ -87,6 +97,7 @@ class _IssuerCache:
 
     jwks_url: str | None
     trust: KeyTrust | None
+    binding: KeyBinding
     refreshing: asyncio.Task[bool] | None = None  # the single-flight refresh under way
     kid_refetch: asyncio.Task[None] | None = None  # the unknown-kid refetch under way
     retry_after: float = 0.0  # no refresh before this after a failure (unless forced)
@@ -97,14 +108,13 @@ class _IssuerCache:
 
 
 class JwksCache:
-    def __init__(self, sources: Mapping[str, IssuerSource], algorithms: Mapping[str, Algorithm],
-                 policy: CachePolicy, fetcher: JwksFetcher, store: RedisJwksStore | None,
-                 stats: VerifierStats, on_removed: Callable[[str, set[str]], None],
-                 clock: Callable[[], float]) -> None:
+    def __init__(self, sources: Mapping[str, IssuerSource], policy: CachePolicy,
+                 fetcher: JwksFetcher, store: RedisJwksStore | None, stats: VerifierStats,
+                 on_removed: Callable[[str, set[str]], None], clock: Callable[[], float]) -> None:
         self.issuers = {issuer: source.keys for issuer, source in sources.items()}
-        self._per = {issuer: _IssuerCache(source.jwks_url, source.trust)
+        self._per = {issuer: _IssuerCache(source.jwks_url, source.trust,
+                                          KeyBinding(source.algorithms, source.unnamed))
                      for issuer, source in sources.items()}
-        self._algorithms = algorithms
         self.policy = policy
         self._fetcher = fetcher
         self._store = store
@@ -169,7 +179,7 @@ class JwksCache:
         now = self._clock()
         if now < per.cooldown_until:
             self.stats.unknown_kid_cooldown += 1
-            raise UnknownKey(f"unknown kid; refetch for {issuer} is cooling down")
+            raise self.unknown_kid_error(issuer, kid, f"unknown kid; refetch for {issuer} is cooling down")
         per.cooldown_until = now + self.policy.unknown_kid_cooldown
         log.info("unknown kid: looking for a newer key set",
                  extra={"fields": {"issuer": issuer, "kid": kid[:64]}})
@@ -178,7 +188,19 @@ class JwksCache:
         task.add_done_callback(lambda _: setattr(per, "kid_refetch", None))
         await asyncio.shield(task)
         if kid not in state.keys:
-            raise UnknownKey("the kid is not in the issuer's current key set")
+            raise self.unknown_kid_error(issuer, kid)
+
+    def unknown_kid_error(self, issuer: str, kid: str,
+                          detail: str = "the kid is not in the issuer's current key set") -> UnknownKey:
+        """UnknownKey, or UnusableKey saying why when the issuer does publish this kid.
+
+        Cold path only (a kid not among the usable keys): the document is scanned for that
+        one kid and only its JWK is bound again, so a flood of made-up kids costs one JSON
+        decode each, no key parsing.
+        """
+        state, per = self.issuers[issuer], self._per[issuer]
+        reason = why_unusable(state.document, kid, per.binding, per.trust) if state.document else None
+        return UnusableKey(reason) if reason else UnknownKey(detail)
 
     async def _refetch_for_unknown_kid(self, issuer: str) -> None:
         """Newer keys from Redis if another instance has them, else one fetch per cooldown
@@ -299,8 +321,8 @@ class JwksCache:
                 await lock.release()
 
     def _parse(self, issuer: str, entry: StoredJwks) -> dict[str, BoundKey]:
-        return parse_jwks(entry.document, self._algorithms, self.issuers[issuer].keys,
-                          self._per[issuer].trust)[0]
+        per = self._per[issuer]
+        return parse_jwks(entry.document, per.binding, self.issuers[issuer].keys, per.trust)[0]
 
     async def _wait_for_other_instance(self, issuer: str, before: StoredJwks | None) -> StoredJwks | None:
         assert self._store is not None
@@ -337,7 +359,8 @@ class JwksCache:
             assert document is not None
         else:
             document = result.document
-        keys, problems = parse_jwks(document, self._algorithms, state.keys, self._per[issuer].trust)
+        per = self._per[issuer]
+        keys, problems = parse_jwks(document, per.binding, state.keys, per.trust)
         if problems and document != state.document:
             log.warning("JWKS keys skipped", extra={"fields": {"issuer": issuer, "problems": problems}})
         entry = StoredJwks(issuer, document, self._clock(), self.policy.ttl(result.max_age),
@@ -399,7 +422,7 @@ class JwksCache:
             return False
         if keys is None:
             try:
-                keys, _ = parse_jwks(entry.document, self._algorithms, state.keys, per.trust)
+                keys, _ = parse_jwks(entry.document, per.binding, state.keys, per.trust)
             except JwksError as exc:
                 log.warning("ignoring an unusable JWKS", extra={"fields": {
                     "issuer": issuer, "source": source, "error": str(exc)}})

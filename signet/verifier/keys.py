@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from signet.algorithms import Algorithm
+from signet.algorithms import Algorithm, algorithm_fits_key
 from signet.jwk import JWKError, jwk_algorithm, jwk_to_public_key
 from signet.signatures import SignatureCheck, verifier_for
 
@@ -37,6 +37,22 @@ class BoundKey:
     check: SignatureCheck = field(repr=False)
     fingerprint: str = field(repr=False)  # the whole JWK: a kid whose key changed differs
     not_after: float = math.inf  # an attested key: its attestation's exp (plus leeway)
+    # A key without `alg` that configuration binds to several algorithms (RSA: RS256 and
+    # PS256, say): the same key bound to each of the others. Empty for nearly every key.
+    alternates: Mapping[Algorithm, BoundKey] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyBinding:
+    """Which algorithms one issuer's keys may be bound to (RFC 8725 section 3.1).
+
+    A JWK naming its `alg` gets that algorithm if `allowed` holds it. A JWK without `alg`
+    gets every algorithm of `unnamed` that fits its type and curve: configuration chooses,
+    never the token's header.
+    """
+
+    allowed: Mapping[str, Algorithm]
+    unnamed: tuple[Algorithm, ...] = ()
 
 
 @dataclass(slots=True)
@@ -62,16 +78,7 @@ class IssuerKeys:
         return self.document is not None
 
 
-def parse_jwks(document: str | bytes, allowed: Mapping[str, Algorithm],
-               previous: Mapping[str, BoundKey] | None = None,
-               trust: KeyTrust | None = None) -> tuple[dict[str, BoundKey], list[str]]:
-    """Usable keys by kid, and one line per JWK that was skipped (for the log).
-
-    A JWK is skipped, not fatal, when it is not for signatures, lacks kid or alg, names an
-    algorithm outside the allow-list, holds private members, or shares its kid with another
-    JWK (ambiguous: both are dropped). With `trust` (pinned roots), a JWK that is neither a
-    pinned root nor attested by one is skipped too.
-    """
+def _entries(document: str | bytes) -> list[Any]:
     try:
         parsed = msgspec.json.decode(document)
     except (msgspec.DecodeError, ValueError, RecursionError):
@@ -81,6 +88,23 @@ def parse_jwks(document: str | bytes, allowed: Mapping[str, Algorithm],
         raise JwksError("JWKS has no 'keys' array")
     if len(entries) > MAX_KEYS:
         raise JwksError(f"JWKS has {len(entries)} keys; at most {MAX_KEYS} are accepted")
+    return entries
+
+
+def parse_jwks(document: str | bytes, binding: KeyBinding | Mapping[str, Algorithm],
+               previous: Mapping[str, BoundKey] | None = None,
+               trust: KeyTrust | None = None) -> tuple[dict[str, BoundKey], list[str]]:
+    """Usable keys by kid, and one line per JWK that was skipped (for the log).
+
+    A JWK is skipped, not fatal, when it is not for signatures, lacks a kid, names an
+    algorithm outside the allow-list, lacks `alg` with no configured algorithm fitting its
+    key, holds private members, or shares its kid with another JWK (ambiguous: both are
+    dropped). With `trust` (pinned roots), a JWK that is neither a pinned root nor attested
+    by one is skipped too. `binding` may be a bare allow-list (no key without `alg` is used).
+    """
+    if not isinstance(binding, KeyBinding):
+        binding = KeyBinding(binding)
+    entries = _entries(document)
     keys: dict[str, BoundKey] = {}
     problems: list[str] = []
     duplicated: set[str] = set()
@@ -89,7 +113,7 @@ def parse_jwks(document: str | bytes, allowed: Mapping[str, Algorithm],
         admitted, problems = trust.admit(entries)
     for index, (jwk, not_after) in enumerate(admitted):
         try:
-            key = _bind(jwk, allowed, previous or {}, not_after)
+            key = _bind(jwk, binding, previous or {}, not_after)
         except JWKError as exc:
             problems.append(f"key {index}: {exc}")
             continue
@@ -102,7 +126,30 @@ def parse_jwks(document: str | bytes, allowed: Mapping[str, Algorithm],
     return keys, problems
 
 
-def _bind(jwk: Any, allowed: Mapping[str, Algorithm], previous: Mapping[str, BoundKey],
+def why_unusable(document: str, kid: str, binding: KeyBinding,
+                 trust: KeyTrust | None = None) -> str | None:
+    """Why the issuer's JWK with this kid is not used, or None if it publishes no such kid."""
+    try:
+        entries = _entries(document)
+    except JwksError:
+        return None
+    named = [jwk for jwk in entries if isinstance(jwk, dict) and jwk.get("kid") == kid]
+    if not named:
+        return None
+    if len(named) > 1:
+        return "the issuer's JWKS has two keys with this kid; neither is used"
+    if trust is not None:
+        admitted, _ = trust.admit(named)
+        if not admitted:
+            return "the issuer's key for this kid is not attested by a pinned root key"
+    try:
+        _bind(named[0], binding, {})
+    except JWKError as exc:
+        return f"the issuer's key for this kid cannot be used: {exc}"
+    return None
+
+
+def _bind(jwk: Any, binding: KeyBinding, previous: Mapping[str, BoundKey],
           not_after: float = math.inf) -> BoundKey:
     if not isinstance(jwk, dict):
         raise JWKError("not a JSON object")
@@ -119,10 +166,29 @@ def _bind(jwk: Any, allowed: Mapping[str, Algorithm], previous: Mapping[str, Bou
     if earlier is not None and earlier.fingerprint == fingerprint and earlier.not_after == not_after:
         return earlier  # unchanged: skip parsing the key again
     public_key = jwk_to_public_key(jwk)
+    if "alg" not in jwk:
+        return _bind_unnamed(kid, jwk, public_key, binding, fingerprint, not_after)
     alg = jwk_algorithm(jwk, public_key)
-    if alg.name not in allowed:
+    if alg.name not in binding.allowed:
         raise JWKError(f"alg {alg.name} is not in the verifier's allow-list")
     return BoundKey(kid, alg, verifier_for(alg, public_key), fingerprint, not_after)
+
+
+def _bind_unnamed(kid: str, jwk: dict[str, Any], public_key: Any, binding: KeyBinding,
+                  fingerprint: str, not_after: float) -> BoundKey:
+    """A JWK without `alg` (Entra ID and Google publish such keys): bound by configuration."""
+    fitting = [alg for alg in binding.unnamed if algorithm_fits_key(alg, public_key)]
+    if not fitting:
+        kind = f"{jwk.get('kty')} {jwk.get('crv')}" if "crv" in jwk else str(jwk.get("kty"))
+        configured = ", ".join(alg.name for alg in binding.unnamed) or "none"
+        raise JWKError(f"no 'alg', and no algorithm configured for keys without one fits a"
+                       f" {kind} key (configured: {configured})")
+    bound = [BoundKey(kid, alg, verifier_for(alg, public_key), fingerprint, not_after)
+             for alg in fitting]
+    if len(bound) == 1:
+        return bound[0]
+    return BoundKey(kid, bound[0].alg, bound[0].check, fingerprint, not_after,
+                    {key.alg: key for key in bound[1:]})
 
 
 def removed_kids(old: Mapping[str, BoundKey], new: Mapping[str, BoundKey]) -> set[str]:

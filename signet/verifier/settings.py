@@ -14,10 +14,17 @@ from typing import Any
 
 from signet.algorithms import ALGORITHMS
 from signet.redis_url import check_redis_url
-from signet.verifier.claims import RFC9068_REQUIRED_CLAIMS
 from signet.verifier.errors import VerifierConfigError
 from signet.verifier.fetch import url_problem
+from signet.verifier.profiles import profile_named
 from signet.verifier.roots import RootPinError, RootPins
+from signet.verifier.trusted import (
+    FILE_VARIABLE,
+    TrustedIssuer,
+    read_issuers_file,
+    trusted_issuer,
+    unnamed_key_algorithms,
+)
 
 # Option name -> environment variable.
 ENVIRONMENT = {
@@ -38,6 +45,8 @@ ENVIRONMENT = {
     "algorithms": "SIGNET_VERIFIER_ALGORITHMS",
     "root_keys": "SIGNET_VERIFIER_ROOT_KEYS",
     "jwks_hosts": "SIGNET_VERIFIER_JWKS_HOSTS",
+    "profile": "SIGNET_VERIFIER_PROFILE",
+    "issuers_file": FILE_VARIABLE,
 }
 MIN_DISTINCT_BYTES = 8  # "x" * 32 is not a key
 MIN_INTEGRITY_KEY_BYTES = 16
@@ -92,11 +101,16 @@ class VerifierSettings:
     token_cache_size: int = 4096
     max_token_bytes: int = 8192
     algorithms: tuple[str, ...] = tuple(ALGORITHMS)
-    required_claims: tuple[str, ...] = RFC9068_REQUIRED_CLAIMS
+    required_claims: tuple[str, ...] | None = None  # None: the profile's (RFC 9068's by default)
     # Pinned root keys (delegated signing): only keys they attest are used. None = any key.
     root_keys: RootPins | None = None
     # Hosts besides each issuer's own that a discovery document's jwks_uri may name.
     jwks_hosts: tuple[str, ...] = ()
+    profile: str = "rfc9068"  # the profile of the `issuers` given directly (not from the file)
+    issuers_file: str | None = None  # a TOML file of [[issuer]] tables (signet.verifier.trusted)
+    # Every trusted issuer with its profile, audiences and algorithms: those given directly,
+    # then the file's, then the `trusted_issuers` keyword's (tables or TrustedIssuer objects).
+    trusted_issuers: tuple[TrustedIssuer, ...] = ()
 
     @classmethod
     def create(cls, issuer: str | Sequence[str], audience: str | Sequence[str],
@@ -105,8 +119,12 @@ class VerifierSettings:
         unknown = set(options) - {f.name for f in fields(cls)}
         if unknown:
             raise TypeError(f"unknown verifier options: {', '.join(sorted(unknown))}")
-        values: dict[str, Any] = {"issuers": _names("issuers", issuer),
-                                  "audiences": _names("audiences", audience)}
+        extra = options.pop("trusted_issuers", None) or ()
+        file_path = options.get("issuers_file") or None
+        direct = bool(issuer) or not (file_path or extra)
+        values: dict[str, Any] = {
+            "issuers": _names("issuers", issuer) if direct else (),
+            "audiences": _names("audiences", audience) if direct or audience else ()}
         for name, value in options.items():
             if value is None or value == "":
                 continue
@@ -127,6 +145,8 @@ class VerifierSettings:
             values["cache_integrity_key"] = _integrity_key(values["cache_integrity_key"])
             if values["cache_integrity_key"] is None:
                 del values["cache_integrity_key"]
+        values["trusted_issuers"] = _trusted(values, file_path, extra)
+        values["issuers"] = tuple(trusted.issuer for trusted in values["trusted_issuers"])
         settings = cls(**values)
         settings._check_urls()
         if settings.min_cache_seconds > settings.max_cache_seconds:
@@ -148,18 +168,52 @@ class VerifierSettings:
                 check_redis_url(self.redis_url)  # the issuer's parser too: signet/redis_url.py
             except ValueError as exc:
                 raise VerifierConfigError(ENVIRONMENT["redis_url"], str(exc)) from None
-        if self.jwks_url is not None:
-            if len(self.issuers) != 1:
+
+
+def _trusted(values: dict[str, Any], file_path: str | None,
+             extra: Sequence[Any]) -> tuple[TrustedIssuer, ...]:
+    """Every trusted issuer: those of SIGNET_VERIFIER_ISSUER, then the file's, then `extra`."""
+    algorithms = values.get("algorithms", tuple(ALGORITHMS))
+    configured = "algorithms" in values
+    audiences = values["audiences"]
+    trusted: list[TrustedIssuer] = []
+    direct = values["issuers"]
+    if direct:
+        profile = profile_named(values.get("profile", "rfc9068"), ENVIRONMENT["profile"])
+        if values.get("required_claims") is not None:
+            profile = profile.with_required(values["required_claims"])
+        jwks_url = values.get("jwks_url")
+        if jwks_url is not None:
+            if len(direct) != 1:
                 raise VerifierConfigError(ENVIRONMENT["jwks_url"], "needs exactly one issuer")
-            problem = url_problem(self.jwks_url)
+            problem = url_problem(jwks_url)
             if problem:
                 raise VerifierConfigError(ENVIRONMENT["jwks_url"], problem)
-            return
-        for issuer in self.issuers:
-            problem = url_problem(issuer)
+        for issuer in direct:
+            problem = url_problem(issuer) if jwks_url is None else None
             if problem:
                 raise VerifierConfigError(ENVIRONMENT["issuers"], f"{problem} (keys are found by"
                                           " OpenID discovery; set SIGNET_VERIFIER_JWKS_URL otherwise)")
+            trusted.append(TrustedIssuer(issuer, profile, audiences, algorithms,
+                                         unnamed_key_algorithms(algorithms, configured), jwks_url,
+                                         values.get("root_keys")))
+    elif values.get("jwks_url") is not None:
+        raise VerifierConfigError(ENVIRONMENT["jwks_url"], "needs SIGNET_VERIFIER_ISSUER (in the"
+                                  " issuers file, give each issuer its own jwks_url)")
+    tables = [(f"{file_path} [[issuer]] {i + 1}", entry, FILE_VARIABLE)
+              for i, entry in enumerate(read_issuers_file(file_path))] if file_path else []
+    tables += [(f"trusted_issuers[{i}]", entry, "trusted_issuers") for i, entry in enumerate(extra)]
+    for where, entry, variable in tables:
+        trusted.append(entry if isinstance(entry, TrustedIssuer) else trusted_issuer(
+            entry, where, audiences=audiences, algorithms=algorithms,
+            algorithms_configured=configured, variable=variable))
+    seen: set[str] = set()
+    for item in trusted:
+        if item.issuer in seen:
+            raise VerifierConfigError(FILE_VARIABLE if tables else ENVIRONMENT["issuers"],
+                                      f"issuer {item.issuer!r} is trusted twice")
+        seen.add(item.issuer)
+    return tuple(trusted)
 
 
 def _algorithms(value: Any) -> tuple[str, ...]:

@@ -1,8 +1,9 @@
 """Compact JWS parsing: total (any input gives a parsed part or a TokenError) and strict.
 
 Strict means: ASCII, exactly three strict-base64url segments, JSON objects only
-(msgspec: no NaN, no lone surrogates, UTF-8 only), an allow-listed `alg`, `typ` = at+jwt,
-no `crit`, and none of the headers that point at keys (`jku`, `x5u`, `jwk`, `x5c`).
+(msgspec: no NaN, no lone surrogates, UTF-8 only), an allow-listed `alg`, a `typ` that some
+trusted issuer's profile accepts (at+jwt for Signet's own), no `crit`, and none of the
+headers that point at keys (`jku`, `x5u`, `jwk`, `x5c`).
 Segments are bytes: the token is encoded once and sliced, never re-encoded.
 """
 
@@ -25,8 +26,8 @@ from signet.verifier.errors import (
     UnsupportedCritical,
     WrongType,
 )
+from signet.verifier.profiles import ACCESS_TOKEN_TYPES, NO_TYP
 
-ACCESS_TOKEN_TYPES = frozenset(("at+jwt", "application/at+jwt"))  # RFC 9068 section 4, any case
 # Headers that would make a verifier fetch or trust a key named by the token itself, or
 # change how the payload is read (RFC 7797 `b64`). Signet never honours them, so it refuses them.
 FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c", "b64")
@@ -38,6 +39,7 @@ class Header:
 
     alg: Algorithm
     kid: str
+    typ: str = "at+jwt"  # lowercased; NO_TYP ("") when the header has none
 
 
 def split(token: object) -> tuple[bytes, bytes, bytes, bytes]:
@@ -119,8 +121,13 @@ def json_object(document: bytes, what: str) -> dict[str, Any]:
     return value
 
 
-def parse_header(segment: bytes, algorithms: Mapping[str, Algorithm]) -> Header:
-    """Validate a header segment against the algorithm allow-list and Signet's header rules."""
+def parse_header(segment: bytes, algorithms: Mapping[str, Algorithm],
+                 types: frozenset[str] = ACCESS_TOKEN_TYPES) -> Header:
+    """Validate a header segment against the algorithm allow-list and Signet's header rules.
+
+    `types`: every `typ` (lowercased; NO_TYP for none) some trusted issuer accepts. Which
+    one the token's own issuer accepts is checked once the payload names that issuer.
+    """
     header = decode_object(segment, "header")
     name = header.get("alg")
     alg = algorithms.get(name) if type(name) is str else None
@@ -132,10 +139,10 @@ def parse_header(segment: bytes, algorithms: Mapping[str, Algorithm]) -> Header:
             raise ForbiddenHeader(f"header {forbidden!r} is never honoured")
     if "crit" in header:
         raise UnsupportedCritical("no critical header extension is supported")
-    typ = header.get("typ")
-    if type(typ) is not str or typ.lower() not in ACCESS_TOKEN_TYPES:
+    typ = header.get("typ", NO_TYP)
+    if type(typ) is not str or (typ := typ.lower()) not in types:
         raise WrongType()
     kid = header.get("kid")
     if type(kid) is not str or not kid:
         raise UnknownKey("the token header has no kid")
-    return Header(alg, kid)
+    return Header(alg, kid, typ)

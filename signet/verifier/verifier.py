@@ -20,14 +20,14 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
 from signet.algorithms import ALGORITHMS
 from signet.redis_url import redis_from_url
 from signet.verifier.background import IoThread
-from signet.verifier.claims import ClaimPolicy, Claims
+from signet.verifier.claims import ClaimPolicy, Claims, claims_class
 from signet.verifier.errors import (
     AlgorithmMismatch,
     BadSignature,
@@ -37,12 +37,13 @@ from signet.verifier.errors import (
     MissingClaim,
     SignetError,
     TokenTooLarge,
-    UnknownKey,
     UntrustedIssuer,
+    WrongType,
 )
 from signet.verifier.fetch import JwksFetcher
 from signet.verifier.jwks_cache import CachePolicy, IssuerSource, JwksCache
 from signet.verifier.keys import IssuerKeys
+from signet.verifier.profiles import accepted_types
 from signet.verifier.readiness import KeyStatus, Readiness, assess
 from signet.verifier.roots import KeyTrust
 from signet.verifier.settings import VerifierSettings
@@ -56,6 +57,7 @@ from signet.verifier.token import (
     parse_header,
     split,
 )
+from signet.verifier.trusted import TrustedIssuer
 
 log = logging.getLogger("signet.verifier")
 
@@ -79,6 +81,22 @@ _Entry = tuple[Claims, float, float, IssuerKeys, int, str, str]
 ENTRY_KEYS, ENTRY_KID, ENTRY_TOKEN = 3, 5, 6
 
 
+class _IssuerChecks(NamedTuple):
+    """One issuer's profile, resolved once: its claim policy, the header typ values it
+    accepts (None: whatever the header check accepted), and its Claims class."""
+
+    policy: ClaimPolicy
+    types: frozenset[str] | None
+    claims: type[Claims]
+
+    @classmethod
+    def of(cls, trusted: TrustedIssuer, leeway: float, accepted: frozenset[str]) -> _IssuerChecks:
+        profile = trusted.profile
+        return cls(ClaimPolicy(frozenset(trusted.audiences), leeway, None, profile),
+                   None if profile.token_types == accepted else profile.token_types,
+                   claims_class(profile))
+
+
 class _KeysNeeded(Exception):
     """Internal: the request path needs the key cache (unknown kid, or keys past usable)."""
 
@@ -88,7 +106,8 @@ class _KeysNeeded(Exception):
 
 
 class Verifier:
-    """Verify Signet (RFC 9068) access tokens from one or more trusted issuers.
+    """Verify access tokens from one or more trusted issuers, each by its profile (RFC 9068,
+    Signet's own, by default; see signet.verifier.profiles).
 
     `Verifier("https://issuer.example", "api://orders", redis_url="redis://...")`;
     every keyword is a field of VerifierSettings. `Verifier.from_env()` reads the same
@@ -107,11 +126,15 @@ class Verifier:
         self._clock = clock
         self._stats = VerifierStats()
         self._outcomes = VerificationCounts()
-        self._algorithms = {name: ALGORITHMS[name] for name in settings.algorithms}
-        self._policy = ClaimPolicy(frozenset(settings.audiences), settings.leeway,
-                                   settings.required_claims)
+        trusted = settings.trusted_issuers
+        # The header is checked against what any trusted issuer accepts, before the payload
+        # names the issuer; the key binding and _IssuerChecks then hold each issuer to its own.
+        self._algorithms = {name: ALGORITHMS[name] for item in trusted for name in item.algorithms}
+        self._types = accepted_types(item.profile for item in trusted)
+        self._checks = {item.issuer: _IssuerChecks.of(item, settings.leeway, self._types)
+                        for item in trusted}
         self._max_token_bytes = settings.max_token_bytes
-        self._issuers = {issuer: IssuerKeys(issuer) for issuer in settings.issuers}
+        self._issuers = {item.issuer: IssuerKeys(item.issuer) for item in trusted}
         self._headers: dict[bytes, Header] = {}
         self._verified: OrderedDict[str, _Entry] = OrderedDict()
         self._verified_size = settings.token_cache_size
@@ -130,13 +153,15 @@ class Verifier:
                 log.warning("SIGNET_REDIS_URL is set without SIGNET_CACHE_INTEGRITY_KEY: whoever"
                             " can write to that Redis can make this verifier trust a key of"
                             " theirs; set the same key on every verifier (docs/threat-model.md)")
-        sources = {issuer: IssuerSource(
-            keys, settings.jwks_url,
-            KeyTrust(settings.root_keys, issuer, settings.leeway, clock)
-            if settings.root_keys is not None else None) for issuer, keys in self._issuers.items()}
+        sources = {item.issuer: IssuerSource(
+            self._issuers[item.issuer], item.jwks_url,
+            KeyTrust(item.root_keys, item.issuer, settings.leeway, clock)
+            if item.root_keys is not None else None,
+            {name: ALGORITHMS[name] for name in item.algorithms},
+            tuple(ALGORITHMS[name] for name in item.unnamed_key_algorithms)) for item in trusted}
         fetcher = JwksFetcher(settings.http_timeout_seconds, settings.jwks_hosts)
-        self._cache = JwksCache(sources, self._algorithms, policy, fetcher, store, self._stats,
-                                self._forget_tokens, clock)
+        self._cache = JwksCache(sources, policy, fetcher, store, self._stats, self._forget_tokens,
+                                clock)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Verifier:
@@ -262,7 +287,7 @@ class Verifier:
             state = self._issuers[need.issuer]
             if self._clock() > state.usable_until:
                 raise KeysUnavailable(f"no usable keys for {need.issuer}") from None
-            raise UnknownKey() from None
+            raise self._cache.unknown_kid_error(need.issuer, need.kid) from None
 
     def _verify_now(self, token: str) -> Claims:
         if type(token) is not str:
@@ -296,7 +321,7 @@ class Verifier:
             signed, header_segment, payload_segment, signature_segment = split(token)
             header = self._headers.get(header_segment)
             if header is None:
-                header = parse_header(header_segment, self._algorithms)
+                header = parse_header(header_segment, self._algorithms, self._types)
                 if len(self._headers) >= HEADER_CACHE_SIZE:
                     self._headers.clear()  # bounded; refilled by the next tokens
                 self._headers[header_segment] = header
@@ -313,19 +338,24 @@ class Verifier:
         state = self._issuers.get(issuer)
         if state is None:
             raise UntrustedIssuer()
+        policy, types, claims_type = self._checks[issuer]
+        if types is not None and header.typ not in types:
+            raise WrongType()
         generation = state.generation  # read before the keys: see JwksCache._apply
         key = state.keys.get(header.kid)
         if key is None or now > state.usable_until or now >= key.not_after:
             raise _KeysNeeded(issuer, header.kid)
         if key.alg is not header.alg:
-            raise AlgorithmMismatch(f"header alg {header.alg.name}, key alg {key.alg.name}")
+            key = key.alternates.get(header.alg)  # an RSA key without alg, bound to several
+            if key is None:
+                raise AlgorithmMismatch(f"header alg {header.alg.name} is not the key's")
         if signature_segment is not None:
             signature = decode_segment(signature_segment, "signature")
         if not key.check(signed, signature):
             raise BadSignature()
-        not_before, not_after = self._policy.check(payload, now)
+        not_before, not_after = policy.check(payload, now)
 
-        claims = Claims.of(payload)
+        claims = claims_type.of(payload)
         if self._verified_size:
             if len(verified) >= self._verified_size:
                 try:
