@@ -14,8 +14,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from signet.jwk import public_key_to_jwk
 from signet.algorithms import ALGORITHMS
+from signet.jwk import public_key_to_jwk
 from signet.verifier import SignetError, Verifier, VerifierConfigError
 from tests.support.clock import Clock
 from tests.support.provider_tokens import PROVIDERS, Provider, Shape, at
