@@ -176,7 +176,7 @@ def test_no_key_crosses_issuers_and_forgeries_fail(world: Any, provider: Provide
 
 def test_signets_own_tokens_verify_beside_the_providers_and_skipped_keys_are_not_used(
         world: Any) -> None:
-    verifier, minted, providers, signet = world
+    verifier, _, providers, signet = world
     response = post_token(signet.base, {"grant_type": "client_credentials"},
                           auth=("orders-client", signet.secrets["orders-client"]))
     assert response.status_code == 200, response.text
