@@ -166,7 +166,9 @@ VERIFIER_MEANINGS: dict[str, str] = {
         "Accepted audience(s), comma-separated. Required unless every issuer of"
         " `SIGNET_VERIFIER_ISSUERS_FILE` has its own `audiences`."),
     "SIGNET_VERIFIER_JWKS_URL": "JWKS URL of the (single) issuer instead of OpenID discovery.",
-    "SIGNET_VERIFIER_LEEWAY": "Clock skew allowed on `exp`, `nbf`, `iat`, seconds (0-300).",
+    "SIGNET_VERIFIER_LEEWAY": (
+        "Clock skew allowed on `exp`, `nbf`, `iat` (0-300 s). Like every verifier duration: seconds"
+        " (`30`), with a unit (`30s`, `5m`, `1h`, `7d`) or ISO 8601 (`PT30S`), as the issuer reads it."),
     "SIGNET_REDIS_URL": (
         "Redis shared by the fleet (`redis://`, `rediss://`, `unix://`, `redis+cluster://`, "
         "`redis+sentinel://`; see [Redis URLs](operations.md#redis-urls)). Without it: memory and HTTP"

@@ -16,13 +16,12 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from signet.algorithms import ALGORITHMS, DEFAULT_ALGORITHM
+from signet.durations import duration_seconds
 from signet.keys.kms_policy import check_admin_principal, check_issuer_principal
 from signet.redis_url import check_redis_url
 from signet.urls import is_loopback_host
 
 ENV_PREFIX = "SIGNET_"
-_DURATION = re.compile(r"(-?\d+(?:\.\d+)?)\s*([smhd]?)")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class ConfigurationError(Exception):
@@ -170,9 +169,9 @@ class Settings(BaseSettings):
     def _duration(cls, value: object) -> object:
         """Accept 3600, "3600", "90s", "10m", "12h", "30d" as well as ISO 8601 ("P30D")."""
         if isinstance(value, str):
-            match = _DURATION.fullmatch(value.strip())
-            if match:
-                return float(match[1]) * _UNIT_SECONDS[match[2] or "s"]
+            seconds = duration_seconds(value)  # the verifier reads these variables the same way
+            if seconds is not None:
+                return seconds
         return value
 
     @field_validator("rotation_period", "verifier_max_cache_seconds", "verifier_leeway",

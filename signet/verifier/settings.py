@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from signet.algorithms import ALGORITHMS
+from signet.durations import duration_seconds
 from signet.redis_url import check_redis_url
 from signet.verifier.errors import VerifierConfigError
 from signet.verifier.fetch import url_problem
@@ -64,6 +65,19 @@ def _number(low: float, high: float) -> Callable[[str, Any], float]:
     return convert
 
 
+def _duration(low: float, high: float) -> Callable[[str, Any], float]:
+    """Seconds as a number, or `30s`, `10m`, `1h`, `7d`, `PT1H`: as the issuer reads them."""
+    def convert(name: str, value: Any) -> float:
+        number = duration_seconds(value)
+        if number is None:
+            raise VerifierConfigError(ENVIRONMENT[name], "must be a duration (seconds, or 30s, 10m,"
+                                      f" 1h, 7d, PT1H), got {value!r}")
+        if not low <= number <= high:
+            raise VerifierConfigError(ENVIRONMENT[name], f"must be from {low:g} to {high:g}, got {value!r}")
+        return number
+    return convert
+
+
 def _names(name: str, value: Any) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else list(value or ())
     names = tuple(str(item).strip() for item in items if str(item).strip())
@@ -73,12 +87,12 @@ def _names(name: str, value: Any) -> tuple[str, ...]:
 
 
 _CONVERT: dict[str, Callable[[str, Any], Any]] = {
-    "leeway": _number(0, 300),
-    "min_cache_seconds": _number(0.1, 86400),
-    "max_cache_seconds": _number(0.1, 7 * 86400),
-    "max_staleness_seconds": _number(0, 7 * 86400),
-    "unknown_kid_cooldown_seconds": _number(0.1, 3600),
-    "http_timeout_seconds": _number(0.1, 60),
+    "leeway": _duration(0, 300),
+    "min_cache_seconds": _duration(0.1, 86400),
+    "max_cache_seconds": _duration(0.1, 7 * 86400),
+    "max_staleness_seconds": _duration(0, 7 * 86400),
+    "unknown_kid_cooldown_seconds": _duration(0.1, 3600),
+    "http_timeout_seconds": _duration(0.1, 60),
     "token_cache_size": lambda n, v: int(_number(0, 10_000_000)(n, v)),
     "max_token_bytes": lambda n, v: int(_number(256, 1_048_576)(n, v)),
 }

@@ -326,7 +326,7 @@ def test_attacks_never_reached_the_attacker_or_refetched_much(stack: Stack) -> N
 def test_bad_demo_configuration_stops_startup_with_one_line(tmp_path: Path) -> None:
     cases = {
         "SIGNET_VERIFIER_ISSUER: required": {"SIGNET_VERIFIER_AUDIENCE": AUDIENCE},
-        "SIGNET_VERIFIER_LEEWAY: must be a number": {
+        "SIGNET_VERIFIER_LEEWAY: must be a duration": {
             "SIGNET_VERIFIER_ISSUER": "https://issuer.example", "SIGNET_VERIFIER_AUDIENCE": "a",
             "SIGNET_VERIFIER_LEEWAY": "soon"},
         "SIGNET_VERIFIER_ISSUER: 'http://issuer.example' must be an https URL": {
