@@ -26,7 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from signet import __version__
 from signet.verifier import Claims, SignetAuthMiddleware, Verifier, VerifierConfigError
-from signet.verifier.fastapi import require_scopes, require_token
+from signet.verifier.fastapi import install_error_handler, require_scopes, require_token
 from signet.verifier.metrics import VerifierCollector
 
 from .asgi.request_id import RequestIdMiddleware
@@ -56,6 +56,7 @@ def create_demo_app(verifier: Verifier | None = None) -> SignetApp:
     app.add_middleware(SignetAuthMiddleware, verifier=lambda: app.state.verifier,
                        exclude_paths=PUBLIC_PATHS)
     app.add_middleware(RequestIdMiddleware)  # outside the auth check: refusals carry the id too
+    install_error_handler(app)  # 403s of require_scopes: the middleware's flat body
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -3,6 +3,10 @@
 This module imports FastAPI; `signet.verifier` itself does not. With
 SignetAuthMiddleware in front, the dependencies read the claims it stored; without it,
 pass `verifier=` and they verify the bearer token themselves.
+
+Their 401 and 403 answers have the middleware's flat body (`{"error", "error_description",
+"code"}`) once `install_error_handler(app)` has run: a dependency can only raise, and FastAPI's
+own handler would wrap the body as `{"detail": ...}`, which is what it gives without it.
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 import msgspec
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
+from starlette.responses import Response
 
 from signet.verifier.bearer import bearer_token, error_response, missing_token_response
 from signet.verifier.claims import Claims
@@ -19,9 +24,29 @@ from signet.verifier.middleware import STATE_KEY
 from signet.verifier.verifier import Verifier
 
 
+class BearerRefusal(HTTPException):
+    """A 401 or 403 of the dependencies, carrying the exact body the middleware would send."""
+
+    def __init__(self, response: tuple[int, dict[str, str], bytes]) -> None:
+        status, headers, body = response
+        super().__init__(status, detail=msgspec.json.decode(body), headers=headers)
+        self.body = body
+
+
+async def bearer_refusal_handler(request: Request, exc: Exception) -> Response:
+    """Answer a BearerRefusal with the flat body and its RFC 6750 headers."""
+    assert isinstance(exc, BearerRefusal)
+    return Response(exc.body, status_code=exc.status_code, headers=exc.headers,
+                    media_type="application/json")
+
+
+def install_error_handler(app: FastAPI) -> None:
+    """Make the dependencies' 401 and 403 bodies the middleware's flat shape (call before start)."""
+    app.add_exception_handler(BearerRefusal, bearer_refusal_handler)
+
+
 def _http_error(response: tuple[int, dict[str, str], bytes]) -> HTTPException:
-    status, headers, body = response
-    return HTTPException(status, detail=msgspec.json.decode(body), headers=headers)
+    return BearerRefusal(response)
 
 
 def require_token(verifier: Verifier | None = None) -> Callable[[Request], Awaitable[Claims]]:

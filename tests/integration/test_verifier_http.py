@@ -109,7 +109,8 @@ def test_admin_needs_the_admin_scope(stack: Stack) -> None:
     assert reader.headers["www-authenticate"] == (
         'Bearer error="insufficient_scope", error_description="the access token lacks a required'
         ' scope", scope="admin"')
-    assert reader.json()["detail"]["code"] == "insufficient_scope"
+    assert reader.json() == {"error": "insufficient_scope", "code": "insufficient_scope",
+                             "error_description": "the access token lacks a required scope"}
     admin = get(stack, "/admin", sign_claims(stack.es256, access_claims(stack.issuer, scope="read admin")))
     assert admin.status_code == 200 and admin.json() == {"admin": True, "sub": "client-1"}
 
