@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from ..asgi.openapi_docs import NOT_MODIFIED
 from ..keys.jwks import JwksDocument, etag_matches
 from ..settings import Settings
+from ..token.registry import ASSERTION_ALGORITHMS
 
 router = APIRouter()
 
@@ -47,7 +48,9 @@ def discovery_document(settings: Settings, jwks: JwksDocument) -> dict[str, obje
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": [
             "client_secret_basic", "client_secret_post", "private_key_jwt"],
-        "token_endpoint_auth_signing_alg_values_supported": list(jwks.algorithms),
+        # What client assertions are verified with (the client's key decides), not what this
+        # issuer signs with.
+        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
         # No authorization endpoint: Signet issues access tokens to clients, not to users.
         "response_types_supported": [],
         "subject_types_supported": ["public"],

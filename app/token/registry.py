@@ -25,7 +25,7 @@ from typing import Any
 import tomli_w
 import yaml
 
-from signet.algorithms import Algorithm
+from signet.algorithms import ALGORITHMS, Algorithm
 from signet.jwk import JWKError, PublicKey, jwk_algorithm, jwk_to_public_key
 
 log = logging.getLogger("signet.clients")
@@ -34,6 +34,9 @@ CLIENT_ID = re.compile(r"[A-Za-z0-9._~-]{1,128}")
 # RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
 MAX_CLIENT_KEYS = 10
+# What a registered client key may sign its private_key_jwt assertions with: every algorithm
+# `jwk_algorithm` binds a key to. Discovery publishes exactly this list.
+ASSERTION_ALGORITHMS: tuple[str, ...] = tuple(ALGORITHMS)
 RELOAD_CHECK_SECONDS = 1.0
 FIELDS = {"secret_hash", "scopes", "default_scopes", "audiences", "token_lifetime_seconds",
           "enabled", "jwks"}

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from signet.algorithms import ALGORITHMS
 from tests.support.processes import (
     MOTO_CREDENTIALS,
     RunningIssuer,
@@ -68,6 +69,8 @@ def test_discovery_documents(issuer: str, path: str) -> None:
     assert set(doc["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic", "client_secret_post", "private_key_jwt"}
     assert doc["id_token_signing_alg_values_supported"] == ["ES256"]
+    # Client assertions are checked with the client key's algorithm, any of these:
+    assert doc["token_endpoint_auth_signing_alg_values_supported"] == list(ALGORITHMS)
     assert httpx.get(doc["jwks_uri"]).status_code == 200
     etag = response.headers["etag"]
     assert httpx.get(issuer + path, headers={"If-None-Match": etag}).status_code == 304

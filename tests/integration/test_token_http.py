@@ -175,6 +175,9 @@ def test_jtis_are_unique(world: World) -> None:
 @pytest.mark.parametrize("audience", ["token_url", "issuer"])
 def test_private_key_jwt(world: World, client_id: str, alg: str, kid: str | None, audience: str) -> None:
     aud = world.token_url if audience == "token_url" else world.base
+    listed = httpx.get(world.base + "/.well-known/oauth-authorization-server").json()[
+        "token_endpoint_auth_signing_alg_values_supported"]
+    assert alg in listed  # what is accepted is what discovery says
     signed = assertion(world.keys[client_id], alg, client_id, aud, kid=kid)
     body = _ok(post_token(world.base, assertion_form(signed)))
     claims = verify_access_token(world.base, body["access_token"], API_ONE)
