@@ -15,12 +15,23 @@ from tests.support.tokens import add_client, post_token
 MARKER = "<!-- snippet:verify-in-10-lines"
 
 
-def readme_snippet() -> str:
-    readme = (ROOT / "README.md").read_text()
-    after = readme[readme.index(MARKER):]
-    match = re.search(r"```python\n(.*?)```", after, re.DOTALL)
-    assert match, "no python block after the snippet marker"
+def snippet(path: str, marker: str, language: str = "python") -> str:
+    text = (ROOT / path).read_text()
+    after = text[text.index(marker):]
+    match = re.search(rf"```{language}\n(.*?)```", after, re.DOTALL)
+    assert match, f"no {language} block after {marker!r} in {path}"
     return match.group(1)
+
+
+def readme_snippet() -> str:
+    return snippet("README.md", MARKER)
+
+
+def test_the_demo_service_snippet_uses_the_audience_make_run_registers() -> None:
+    from app.cli.dev import DEMO_AUDIENCE
+
+    command = snippet("docs/verifier.md", "<!-- snippet:demo-service", "sh")
+    assert f"SIGNET_VERIFIER_AUDIENCE={DEMO_AUDIENCE} " in command
 
 
 def test_the_snippet_is_ten_lines_of_code_at_most() -> None:
@@ -29,7 +40,8 @@ def test_the_snippet_is_ten_lines_of_code_at_most() -> None:
 
 
 def test_the_snippet_protects_a_service_with_live_issuer_tokens(tmp_path: Path) -> None:
-    (tmp_path / "orders.py").write_text(readme_snippet())
+    readyz = snippet("docs/operations.md", "<!-- snippet:readyz")
+    (tmp_path / "orders.py").write_text(readme_snippet() + "\n" + readyz)
     env = {"SIGNET_CLIENTS_FILE": str(tmp_path / "clients.yaml"),
            "SIGNET_LOCAL_KEY_DIR": str(tmp_path / "keys")}
     secret = add_client(env, "shop", "--scope", "orders:read", "--scope", "profile",
@@ -60,6 +72,8 @@ def test_the_snippet_protects_a_service_with_live_issuer_tokens(tmp_path: Path) 
         no_token = httpx.get(url)
         assert no_token.status_code == 401
         assert no_token.headers["www-authenticate"].startswith("Bearer")
+        ready = httpx.get(f"http://127.0.0.1:{port}/readyz")  # a probe sends no token
+        assert ready.status_code == 200 and ready.json()["status"] == "ready", ready.text
     finally:
         if service is not None:
             service.stop()
