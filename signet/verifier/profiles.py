@@ -23,7 +23,7 @@ Each preset follows its provider's public documentation of its access tokens:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from signet.verifier.errors import VerifierConfigError
@@ -60,9 +60,7 @@ class IssuerProfile:
 
     def with_required(self, required: tuple[str, ...]) -> IssuerProfile:
         """The same profile with another set of required claims (the `required_claims` option)."""
-        return IssuerProfile(self.name, self.token_types, required, self.scope_claims,
-                             self.client_claims, self.audience_from, self.must_equal, self.needs,
-                             self.refused_claims, self.tells_id_tokens_apart)
+        return replace(self, required=required)
 
 
 PROFILES: dict[str, IssuerProfile] = {p.name: p for p in (

@@ -29,10 +29,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from signet.jose import b64url_decode
-from signet.verifier import SignetError, Verifier
+from signet.verifier import Verifier
 from tests.support.processes import RunningIssuer, free_port
 from tests.support.provider_tokens import PROVIDERS, Provider, at
 from tests.support.tokens import post_token
+from tests.support.verifier_tokens import refusal_code as code
 
 NODE_DIR = Path(__file__).parent / "node"
 KID = "key-1"  # every provider uses the same kid: a key must never cross issuers by kid
@@ -139,14 +140,6 @@ def world(make_issuer: Any, redis_url: str, tmp_path_factory: pytest.TempPathFac
         providers.server.shutdown()
 
 
-def _code(verifier: Verifier, token: str) -> str:
-    try:
-        verifier.verify_sync(token)
-    except SignetError as exc:
-        return exc.code
-    return "ok"
-
-
 CASES = [(p, i) for p in PROVIDERS for i in range(len(p.shapes))]
 
 
@@ -157,7 +150,7 @@ def test_each_provider_shape_is_accepted_or_refused_as_documented(
     verifier, minted, providers, _ = world
     shape = provider.shapes[index]
     token = minted[providers.issuer(provider)]["tokens"][index]
-    assert _code(verifier, token) == shape.expect
+    assert code(verifier, token) == shape.expect
     if shape.expect == "ok":
         claims = verifier.verify_sync(token)
         assert (claims.scopes, claims.client_id, claims.subject, claims.issuer) == (
@@ -170,8 +163,8 @@ def test_no_key_crosses_issuers_and_forgeries_fail(world: Any, provider: Provide
     issued = minted[providers.issuer(provider)]
     # Signed with this provider's key, claiming the next provider (same kid, other key): the
     # signature fails, unless that provider's profile refuses the header's typ even earlier.
-    assert _code(verifier, issued["tokens"][-1]) in ("bad_signature", "wrong_typ")
-    assert _code(verifier, issued["forged"]) == "bad_signature"
+    assert code(verifier, issued["tokens"][-1]) in ("bad_signature", "wrong_typ")
+    assert code(verifier, issued["forged"]) == "bad_signature"
 
 
 def test_signets_own_tokens_verify_beside_the_providers_and_skipped_keys_are_not_used(

@@ -12,8 +12,18 @@ from signet import signatures
 from signet.algorithms import ALGORITHMS, Algorithm
 from signet.jose import b64url_encode
 from signet.keys.local import LocalKeyBackend, LocalSigningKey
+from signet.verifier import SignetError, Verifier
 
 AUDIENCE = "api://test"
+
+
+def refusal_code(verifier: Verifier, token: Any) -> str:
+    """The verifier's error code for `token`, or "ok" when it verifies."""
+    try:
+        verifier.verify_sync(token)
+    except SignetError as exc:
+        return exc.code
+    return "ok"
 
 
 def mutate(text: str, rng: random.Random, alphabet: str, max_edits: int,

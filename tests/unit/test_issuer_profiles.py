@@ -19,6 +19,7 @@ from signet.jwk import public_key_to_jwk
 from signet.verifier import SignetError, Verifier, VerifierConfigError
 from tests.support.clock import Clock
 from tests.support.provider_tokens import PROVIDERS, Provider, Shape, at
+from tests.support.verifier_tokens import refusal_code as code
 
 NOW = 1_800_000_000
 HOST = "https://idp.unit.test"
@@ -44,14 +45,6 @@ def issuer_of(provider: Provider) -> str:
 
 def sign(private: Any, alg: str, kid: str, header: dict[str, Any], claims: dict[str, Any]) -> str:
     return jwt.encode(claims, private, algorithm=alg, headers={"kid": kid, **header})
-
-
-def code(verifier: Verifier, token: str) -> str:
-    try:
-        verifier.verify_sync(token)
-    except SignetError as exc:
-        return exc.code
-    return "ok"
 
 
 @pytest.fixture
@@ -165,23 +158,27 @@ def test_a_key_that_cannot_be_used_says_why_instead_of_unknown_kid() -> None:
     assert code(verifier, sign(_EC, "ES256", "nowhere", {"typ": "at+jwt"}, _claims())) == "unknown_kid"
 
 
-def test_issuer_tables_are_checked_and_name_what_to_fix(tmp_path: Any) -> None:
+@pytest.mark.parametrize(("table", "direct", "message"), [
+    ('issuer = "https://cognito.example/pool"\nprofile = "cognito"\n', None,
+     "SIGNET_VERIFIER_ISSUERS_FILE.*app client ids"),
+    ('issuer = "https://a.example"\nprofile = "okta"\naudience = "x"\n', None, "unknown key.*audience"),
+    ('issuer = "https://a.example"\nprofile = "oktaa"\naudiences = "x"\n', None,
+     "unknown issuer profile 'oktaa'.*okta"),
+    ('issuer = "https://a.example"\naudiences = ["x"]\n', "https://a.example", "trusted twice"),
+])
+def test_issuer_tables_are_checked_and_name_what_to_fix(tmp_path: Any, table: str, direct: str | None,
+                                                         message: str) -> None:
     path = tmp_path / "issuers.toml"
-    path.write_text('[[issuer]]\nissuer = "https://cognito.example/pool"\nprofile = "cognito"\n')
-    with pytest.raises(VerifierConfigError, match="SIGNET_VERIFIER_ISSUERS_FILE.*app client ids"):
-        Verifier(issuers_file=str(path))
-    path.write_text('[[issuer]]\nissuer = "https://a.example"\nprofile = "okta"\naudience = "x"\n')
-    with pytest.raises(VerifierConfigError, match="unknown key.*audience"):
-        Verifier(issuers_file=str(path))
-    path.write_text('[[issuer]]\nissuer = "https://a.example"\nprofile = "oktaa"\naudiences = "x"\n')
-    with pytest.raises(VerifierConfigError, match="unknown issuer profile 'oktaa'.*okta"):
-        Verifier(issuers_file=str(path))
+    path.write_text("[[issuer]]\n" + table)
+    with pytest.raises(VerifierConfigError, match=message):
+        Verifier(direct, "y" if direct else None, issuers_file=str(path))
+
+
+def test_a_broken_issuers_file_or_profile_variable_is_named(tmp_path: Any) -> None:
+    path = tmp_path / "issuers.toml"
     path.write_text('[[issuer]\n')
     with pytest.raises(VerifierConfigError, match="not valid TOML"):
         Verifier(issuers_file=str(path))
-    path.write_text('[[issuer]]\nissuer = "https://a.example"\naudiences = ["x"]\n')
-    with pytest.raises(VerifierConfigError, match="trusted twice"):
-        Verifier("https://a.example", "y", issuers_file=str(path))
     with pytest.raises(VerifierConfigError, match="SIGNET_VERIFIER_PROFILE"):
         Verifier.from_env({"SIGNET_VERIFIER_ISSUER": "https://a.example",
                            "SIGNET_VERIFIER_AUDIENCE": "x", "SIGNET_VERIFIER_PROFILE": "google"})

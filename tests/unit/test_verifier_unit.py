@@ -30,6 +30,7 @@ from signet.verifier.keys import MAX_KEYS, JwksError, parse_jwks
 from signet.verifier.verifier import HEADER_CACHE_SIZE
 from tests.support.clock import Clock
 from tests.support.verifier_tokens import AUDIENCE, access_claims, mutate, open_key, sign_claims
+from tests.support.verifier_tokens import refusal_code as code
 
 ISSUER = "https://issuer.unit.test"
 NOW = 1_800_000_000.0
@@ -55,14 +56,6 @@ def make_verifier(key: LocalSigningKey, clock: Clock, **options: Any) -> Verifie
 
 def claims_at(now: float, **changes: Any) -> dict[str, Any]:
     return access_claims(ISSUER, **{"iat": int(now), "nbf": int(now), "exp": int(now) + 300, **changes})
-
-
-def code(verifier: Verifier, token: Any) -> str:
-    try:
-        verifier.verify_sync(token)
-    except SignetError as exc:
-        return exc.code
-    return "ok"
 
 
 def test_every_error_has_its_own_code() -> None:
