@@ -37,36 +37,39 @@ def _until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
     assert eventually(predicate, timeout, interval=0.05), "condition not reached"
 
 
-def _cli(key_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "SIGNET_LOCAL_KEY_DIR": str(key_dir), **FAST}
+def _cli(key_dir: Path, *args: str, timing: dict[str, str] = FAST) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": "/usr/bin:/bin", "SIGNET_LOCAL_KEY_DIR": str(key_dir), **timing}
     return subprocess.run([sys.executable, "-m", "app", "keys", *args], capture_output=True,
                           text=True, env=env, check=False, timeout=60)
 
 
 def test_cli_rotation_and_retire_reach_the_running_issuer(tmp_path: Path) -> None:
     # Long token lifetime: the old key must stay published until the test retires it,
-    # however slowly this machine runs the CLI.
-    slow_retire = {**FAST, "SIGNET_MAX_TOKEN_LIFETIME_SECONDS": "600"}
+    # however slowly this machine runs the CLI. A 10 s publish lead: the key is still
+    # pending when the next CLI process (a second or more on a loaded machine) lists it.
+    slow = {**FAST, "SIGNET_MAX_TOKEN_LIFETIME_SECONDS": "600", "SIGNET_JWKS_MAX_AGE": "10",
+            "SIGNET_VERIFIER_MAX_CACHE_SECONDS": "10"}
     service, base = start_issuer({"SIGNET_LOCAL_KEY_DIR": str(tmp_path),
-                                  "SIGNET_ROTATION_PERIOD": "0", **slow_retire})
+                                  "SIGNET_ROTATION_PERIOD": "0", **slow})
     try:
         old = _signing(base)
         assert _kids(base) == [old]
-        rotated = _cli(tmp_path, "rotate")
+        rotated = _cli(tmp_path, "rotate", timing=slow)
         assert rotated.returncode == 0, rotated.stderr
         new = rotated.stdout.split()[1]
         _until(lambda: _kids(base) == [old, new])  # published by the running issuer...
-        states = {r["kid"]: r["state"] for r in json.loads(_cli(tmp_path, "list", "--json").stdout)}
+        listed = _cli(tmp_path, "list", "--json", timing=slow).stdout
+        states = {r["kid"]: r["state"] for r in json.loads(listed)}
         assert states == {old: "active", new: "pending"}
         _until(lambda: _signing(base) == new)  # ...and signing only after the lead
         assert old in _kids(base), "the previous key stays published while its tokens live"
 
-        refused = _cli(tmp_path, "retire", old)
+        refused = _cli(tmp_path, "retire", old, timing=slow)
         assert refused.returncode == 2 and "--yes" in refused.stderr
         assert old in _kids(base)
-        assert _cli(tmp_path, "retire", old, "--yes").returncode == 0
+        assert _cli(tmp_path, "retire", old, "--yes", timing=slow).returncode == 0
         _until(lambda: _kids(base) == [new])
-        table = _cli(tmp_path, "list").stdout.splitlines()
+        table = _cli(tmp_path, "list", timing=slow).stdout.splitlines()
         assert table[0].split()[:3] == ["KID", "ALG", "STATE"]
         assert any(line.startswith(old) and " retired " in line for line in table)
     finally:
