@@ -55,6 +55,11 @@ ANNOUNCED_REFETCH_INTERVAL = 1.0  # seconds: the issuer's change announcements, 
 # differ a little); further ahead, it would raise the floor and block newer entries.
 MAX_CLOCK_AHEAD = 60.0
 MAX_REMEMBERED_REMOVALS = 1024  # removed kids remembered per issuer (oldest forgotten first)
+# The change listener wakes this often to see whether the cache is closing: redis-py's pub/sub
+# read can swallow a task's cancellation, and a listener that only waited for messages then
+# never ended, holding aclose() (and the service's shutdown) for ever.
+LISTEN_POLL_SECONDS = 1.0
+CLOSE_WAIT_SECONDS = 5.0  # aclose() waits this long for background tasks, then lets them go
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +128,7 @@ class JwksCache:
         self._clock = clock
         self._tasks: list[asyncio.Task[None]] = []
         self._starting: asyncio.Task[None] | None = None
+        self._closing = False
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -133,6 +139,7 @@ class JwksCache:
         await asyncio.shield(self._starting)
 
     async def _start(self) -> None:
+        self._closing = False
         results = await asyncio.gather(*(self.refresh(issuer, "warm-up") for issuer in self.issuers),
                                        return_exceptions=True)
         for issuer, result in zip(self.issuers, results, strict=True):
@@ -145,9 +152,17 @@ class JwksCache:
     async def aclose(self) -> None:
         running = [*self._tasks, *(task for per in self._per.values()
                                     for task in (per.refreshing, per.kid_refetch) if task is not None)]
+        self._closing = True
         for task in running:
             task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
+        if running:
+            done, stuck = await asyncio.wait(running, timeout=CLOSE_WAIT_SECONDS)
+            for task in done:
+                if not task.cancelled():
+                    task.exception()  # retrieved: a task that failed while closing is not news
+            if stuck:
+                log.warning("verifier background tasks did not stop; closing without them",
+                            extra={"fields": {"tasks": sorted(t.get_name() for t in stuck)}})
         self._tasks, self._starting = [], None
         await self._fetcher.aclose()
         if self._store is not None:
@@ -478,12 +493,16 @@ class JwksCache:
         refetch them when the issuer itself announces one (its key ring changed)."""
         assert self._store is not None
         backoff = 0.2
-        while True:
+        while not self._closing:
             pubsub = self._store.client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._store.channel, ISSUER_KEYS_CHANGED)
                 backoff = 0.2
-                async for message in pubsub.listen():
+                while not self._closing:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True,
+                                                       timeout=LISTEN_POLL_SECONDS)
+                    if message is None:
+                        continue
                     issuer = bytes(message.get("data") or b"").decode("utf-8", "replace")
                     if issuer not in self.issuers:
                         continue
