@@ -16,12 +16,14 @@ from collections.abc import Generator
 from typing import Any
 
 import uvicorn
-from uvicorn.main import STARTUP_FAILURE
 
 # The service's top-level package: `app` in the repository, `signet_issuer` installed.
 SERVICE_PACKAGE = (__package__ or "app").partition(".")[0]
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Every start-up failure (a setting, an unusable key, the port in use) exits like the CLI's
+# other configuration errors; uvicorn's own code for it would be 3.
+STARTUP_FAILURE = 2
 
 
 class GracefulServer(uvicorn.Server):

@@ -25,8 +25,8 @@ RING = {"SIGNET_ROTATION_PERIOD": "0", "SIGNET_KEY_RING_RELOAD_SECONDS": "0.2"}
 # After a restart with these, the pending key activates at once and the old one retires
 # for an hour (the longest token lifetime), so each state holds while the page is checked.
 SHORT_LEAD = {"SIGNET_VERIFIER_MAX_CACHE_SECONDS": "1", "SIGNET_JWKS_MAX_AGE": "1"}
-KEY_FIELDS = {"kid", "alg", "state", "created_at", "activated_at", "retiring_at", "activates_at",
-              "unpublish_at", "successor_activates_at"}
+KEY_FIELDS = {"kid", "alg", "state", "created_at", "activated_at", "retiring_at", "retired_at",
+              "activates_at", "unpublish_at", "successor_activates_at", "next"}
 
 
 def _until(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 30.0) -> Any:
@@ -81,6 +81,9 @@ def test_a_cli_rotation_shows_on_the_keyring_page(browser_and_errors: tuple[Page
         pending = next(k for k in ring["keys"] if k["kid"] == new)
         assert set(pending) == KEY_FIELDS
         assert pending["activates_at"] is not None and pending["activated_at"] is None
+        active = next(k for k in ring["keys"] if k["kid"] == old)
+        assert active["successor_activates_at"] == pending["activates_at"]  # the real hand-off
+        assert browser.query_selector(".band[data-band='zoom'] .bar.pending.planned") is not None
         assert _show(browser, base) == {old: "active", new: "pending"}
         next_step = browser.inner_text(f"#keys tr[data-kid='{new}'] td.next")
         assert next_step.startswith(f"signs from {pending['activates_at']} (in ")
