@@ -580,12 +580,12 @@ def test_cli_token_and_toml_registry(world: World, tmp_path: Path) -> None:
     body = json.loads(fetched.stdout)
     assert verify_access_token(world.base, body["access_token"], API_TWO)["scope"] == "write"
     refused = run_cli(
-        world.env,
+        {**world.env, "SVC_SECRET": "wrong"},
         "token",
         "--client-id",
         "svc",
-        "--client-secret",
-        "wrong",
+        "--client-secret-env",
+        "SVC_SECRET",
         "--issuer",
         world.base,
         check=False,
