@@ -78,14 +78,16 @@ function drawBand(keys, now, start, end, title, band) {
 }
 
 /** Two bands: "now ± 2 days", where a one-hour publish lead is wide enough to see, above
- * the full span of every key's life (30-day periods). */
+ * the full span of every key's life (30-day periods); one band when the span is short. */
 function drawTimeline(keys, now) {
   const times = keys.flatMap((k) => spans(k).flatMap(([, a, b]) => [a, b])).filter((t) => t !== null);
   const start = Math.min(now, ...times);
   const end = start + Math.max(Math.max(now, ...times) - start, 60) * 1.08;
-  $("timeline").replaceChildren(
-    drawBand(keys, now, now - ZOOM_SECONDS, now + ZOOM_SECONDS, "now ± 2 days", "zoom"),
-    drawBand(keys, now, start, end, "full span", "full"));
+  const full = drawBand(keys, now, start, end, "full span", "full");
+  // Zoom only where it shows more than the full span does (30-day periods, not a 2-hour ring).
+  $("timeline").replaceChildren(...(end - start > 2 * ZOOM_SECONDS
+    ? [drawBand(keys, now, now - ZOOM_SECONDS, now + ZOOM_SECONDS, "now ± 2 days", "zoom"), full]
+    : [full]));
 }
 
 function drawTable(keys, now) {
