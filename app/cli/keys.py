@@ -56,8 +56,7 @@ def keys_command(settings: Settings, args: argparse.Namespace) -> int:
             try:
                 record = await rotator.rotate_now(force=args.force)
             except RotationRefused as exc:
-                print(f"signet: {exc}", file=sys.stderr)
-                return 1
+                raise CommandFailed(str(exc)) from None
             view = next(v for v in _rows(rotator, policy) if v["kid"] == record.kid)
             print(f"created {record.kid} ({record.alg}): published now, {next_words(view)}")
         elif args.keys_command == "retire":

@@ -121,7 +121,7 @@ async def check_local_keys(settings: Settings) -> str:
     return f"{key_dir}: {len(published_keys(snapshot.records))} published key(s), {signing}"
 
 
-async def _kms_signable(client: Any, key_id: str, alg: Algorithm) -> None:
+async def _kms_signable(client: Any, key_id: str, alg: Algorithm, sign: bool = True) -> None:
     """DescribeKey and GetPublicKey as the issuer makes them at start, then Sign with
     DryRun: AWS answers DryRunOperationException when the call would succeed, without
     signing (https://docs.aws.amazon.com/kms/latest/developerguide/programming-dryrun.html)."""
@@ -137,6 +137,8 @@ async def _kms_signable(client: Any, key_id: str, alg: Algorithm) -> None:
         await fetch_published_key(client, metadata["Arn"], alg, at_startup=True)
     except KeyConfigurationError as exc:
         raise CheckFailed(str(exc)) from None
+    if not sign:
+        return
     try:
         await client.kms.sign(KeyId=metadata["Arn"], Message=digest(alg, b"signet check"),
                               MessageType="DIGEST", SigningAlgorithm=alg.kms_signing_algorithm,
@@ -182,6 +184,9 @@ async def _check_kms_ring(settings: Settings, client: Any, alg: Algorithm) -> st
     if active is None:
         return (f"KMS ring {ring.ring!r}: no active {alg.name} key; serve creates one"
                 " (the issuer needs kms:CreateKey, TagResource and CreateAlias)")
+    for record in published_keys(snapshot.records):  # serve loads every published key
+        if record.kid != active.kid:
+            await _kms_signable(client, record.ref or record.kid, get_algorithm(record.alg), sign=False)
     await _kms_signable(client, active.ref or active.kid, alg)
     return (f"KMS ring {ring.ring!r}: {len(published_keys(snapshot.records))} published key(s),"
             f" active kid={active.kid}: DescribeKey, GetPublicKey and Sign (DryRun) allowed")

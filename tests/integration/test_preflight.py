@@ -176,3 +176,31 @@ def test_a_role_that_may_not_sign_fails_the_check(kms, moto_endpoint: str,  # ty
     assert lines["keys"] == (f"FAIL keys: KMS Sign (DryRun) on {key_id} refused: AccessDeniedException;"
                              " check the issuer's IAM and key policy (kms:Sign)")
     assert calls.get("DescribeKey") and calls.get("GetPublicKey") and calls["Sign"] == 1
+
+
+async def test_a_managed_kms_ring_is_read_not_written(kms, moto_endpoint: str, moto_session,  # type: ignore[no-untyped-def]
+                                                      redis_url: str, tmp_path: Path) -> None:
+    import uuid
+
+    from signet.algorithms import ALGORITHMS
+    from signet.keys.kms_client import KmsClient
+    from signet.keys.kms_ring import KmsRingBackend
+    from signet.keys.ringlock import RedisRingLock
+    from signet.redis_url import redis_from_url
+    from tests.support.processes import MOTO_ISSUER_PRINCIPAL
+
+    ring = f"check-{uuid.uuid4().hex[:12]}"
+    backend = KmsRingBackend(
+        ring, ALGORITHMS["ES256"], issuer_principal=MOTO_ISSUER_PRINCIPAL,
+        client=KmsClient(endpoint_url=moto_endpoint, region="us-east-1", session=moto_session),
+        lock=RedisRingLock(redis_from_url(redis_url, timeout=5), f"signet-test:{ring}:lock"))
+    await backend.open()  # what the first issuer does: one active key, tagged and aliased
+    kid = backend.signing_key().published.kid
+    await backend.aclose()
+    before = _kms_state(kms)
+    status, lines = _check(_kms_env(moto_endpoint, SIGNET_KMS_RING=ring, SIGNET_REDIS_URL=redis_url,
+                                    SIGNET_CLIENTS_FILE=str(tmp_path / "clients.yaml")))
+    assert status == 0, lines
+    assert lines["keys"] == (f"ok keys: KMS ring {ring!r}: 1 published key(s), active kid={kid}:"
+                             " DescribeKey, GetPublicKey and Sign (DryRun) allowed")
+    assert _kms_state(kms) == before

@@ -90,10 +90,12 @@ def test_a_cli_rotation_shows_on_the_keyring_page(browser_and_errors: tuple[Page
         active = next(k for k in ring["keys"] if k["kid"] == old)
         assert active["successor_activates_at"] == pending["activates_at"]  # the real hand-off
         assert _show(browser, base) == {old: "active", new: "pending"}
-        # The hour-long pending span is drawn in the zoomed band, beside the full span.
-        zoomed = browser.query_selector(f".band[data-band='zoom'] .row[data-kid='{new}'] .bar.pending.planned")
-        assert zoomed is not None and _width(zoomed) > 0.1  # a ten-minute lead in four days
-        full = browser.query_selector(f".band[data-band='full'] .row[data-kid='{old}'] .bar.retiring.planned")
+        # The pending span (the publish lead) is drawn in the zoomed band, beside the full span.
+        zoomed = browser.query_selector(
+            f".band[data-band='zoom'] .row[data-kid='{new}'] .bar.pending.planned")
+        assert zoomed is not None and _width(zoomed) > 0.1  # an hour's lead in four days: ~1 %
+        full = browser.query_selector(
+            f".band[data-band='full'] .row[data-kid='{old}'] .bar.retiring.planned")
         assert full is not None, "the old key retires at the pending key's activation"
         next_step = browser.inner_text(f"#keys tr[data-kid='{new}'] td.next")
         assert next_step.startswith(f"signs from {pending['activates_at']} (in ")
