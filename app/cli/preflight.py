@@ -42,7 +42,9 @@ async def check_clients(settings: Settings) -> str:
     if not path.exists():
         return f"{path} does not exist: no clients, every token request is refused"
     enabled = sum(c.enabled for c in clients.values())
-    return f"{path}: {len(clients)} client(s), {enabled} enabled"
+    mode = path.stat().st_mode & 0o777
+    exposed = f" (mode {oct(mode)}: readable by group or others, chmod 600 it)" if mode & 0o077 else ""
+    return f"{path}: {len(clients)} client(s), {enabled} enabled{exposed}"
 
 
 async def check_redis(settings: Settings) -> str:

@@ -39,6 +39,10 @@ def test_a_working_local_setup_passes_and_changes_nothing(tmp_path: Path) -> Non
     assert lines["clients"].endswith(": 1 client(s), 1 enabled")
     assert "1 published key(s), active kid=" in lines["keys"]
     assert _tree(tmp_path) == before  # not even the ring's lock file
+    (tmp_path / "clients.yaml").chmod(0o644)  # serve logs a warning for it; so does check
+    status, lines = _check(env)
+    assert status == 0 and lines["clients"].endswith(
+        "1 client(s), 1 enabled (mode 0o644: readable by group or others, chmod 600 it)")
 
 
 def test_a_missing_key_directory_is_not_created(tmp_path: Path) -> None:
