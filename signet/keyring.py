@@ -169,17 +169,71 @@ class PlannedStep:
     at: float
 
 
-def planned_step(record: KeyRecord, policy: RotationPolicy) -> PlannedStep | None:
-    """The next transition of `record` under `policy`; None when nothing is scheduled
-    (a retired key, or an active key under manual rotation)."""
-    if record.state is KeyState.PENDING:
-        return PlannedStep("activates", record.created_at + policy.publish_lead)
-    if record.state is KeyState.RETIRING and record.retiring_at is not None:
-        return PlannedStep("unpublished", record.retiring_at + policy.retire_after)
-    if (record.state is KeyState.ACTIVE and record.activated_at is not None
-            and policy.rotation_period is not None):
-        return PlannedStep("successor_activates", record.activated_at + policy.rotation_period)
-    return None
+@dataclass(frozen=True, slots=True)
+class KeyPlan:
+    """Every step still ahead of one key (None: not planned), read off the whole ring.
+
+    A key's hand-off depends on its neighbours: after a manual rotation the active key's
+    successor signs when the pending key's publish lead ends, not when the period would."""
+
+    activates_at: float | None = None
+    successor_activates_at: float | None = None
+    unpublish_at: float | None = None
+    next: PlannedStep | None = None
+
+
+def _plan_alg(keys: list[KeyRecord], policy: RotationPolicy, now: float) -> dict[str, KeyPlan]:
+    plans: dict[str, KeyPlan] = {}
+    period = policy.rotation_period
+    active = active_key(keys, keys[0].alg)
+    pending = sorted((k for k in keys if k.state is KeyState.PENDING), key=lambda k: k.created_at)
+    # Pending keys activate one after the other, each once its own lead is over; with
+    # nothing signing, the first activates at once (the issuer's next pass).
+    activations: list[float] = []
+    handoff = None if active is not None else (pending[0].created_at if pending else None)
+    for key in pending:
+        at = key.created_at + policy.publish_lead
+        if handoff is not None and not activations:
+            at = handoff
+        elif activations:
+            at = max(at, activations[-1])
+        activations.append(at)
+    for key, at in zip(pending, activations, strict=True):
+        later = [t for t in activations if t > at]
+        successor = later[0] if later else (at + period if period is not None else None)
+        unpublish = None if successor is None else successor + policy.retire_after
+        plans[key.kid] = KeyPlan(at, successor, unpublish, PlannedStep("activates", at))
+    if active is not None and active.activated_at is not None:
+        successor = activations[0] if activations else None
+        if successor is None and period is not None:
+            successor = active.activated_at + period
+            if rotation_due(active, policy, now):  # the successor is made on the next pass
+                successor = max(successor, now + policy.publish_lead)
+        plans[active.kid] = KeyPlan(
+            None, successor, None if successor is None else successor + policy.retire_after,
+            None if successor is None else PlannedStep("successor_activates", successor))
+    for key in keys:
+        if key.state is KeyState.RETIRING and key.retiring_at is not None:
+            at = key.retiring_at + policy.retire_after
+            plans[key.kid] = KeyPlan(None, None, at, PlannedStep("unpublished", at))
+    return plans
+
+
+def plan_ring(ring: Sequence[KeyRecord], policy: RotationPolicy, now: float) -> dict[str, KeyPlan]:
+    """The plan of every key in `ring` (retired keys and keys without a plan: an empty KeyPlan),
+    as `due_transitions` will carry it out; `now` only matters when a rotation is overdue."""
+    plans = {k.kid: KeyPlan() for k in ring}
+    for alg in dict.fromkeys(k.alg for k in ring):
+        plans.update(_plan_alg([k for k in ring if k.alg == alg], policy, now))
+    return plans
+
+
+def planned_step(record: KeyRecord, policy: RotationPolicy,
+                 ring: Sequence[KeyRecord] | None = None, now: float = 0.0) -> PlannedStep | None:
+    """The next transition of `record` under `policy`, given the rest of `ring` (default: the
+    key alone); None when nothing is scheduled (a retired key, or an active key under manual
+    rotation with nothing pending)."""
+    return plan_ring(ring if ring is not None else [record], policy, now)[record.kid].next
 
 
 def next_due_at(ring: Sequence[KeyRecord], alg: str, policy: RotationPolicy) -> float | None:

@@ -51,6 +51,15 @@ class RotationRefused(Exception):
         self.pending = pending
 
 
+class KeyAlreadyRetired(RotationRefused):
+    """An emergency retire of a key that is retired already: nothing changed."""
+
+    def __init__(self, record: KeyRecord) -> None:
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.retired_at or 0))
+        super().__init__(f"key {record.kid} is already retired (since {since}); nothing changed")
+        self.record = record
+
+
 class RotatingBackend(Protocol):
     """What a key backend offers so that its keys can rotate."""
 
@@ -155,9 +164,13 @@ class Rotator:
         return snapshot.records[-1]
 
     async def retire(self, kid: str) -> KeyRecord:
-        """Emergency: stop signing and publishing `kid` now. Its tokens stop verifying."""
+        """Emergency: stop signing and publishing `kid` now. Its tokens stop verifying.
+        A key already retired raises KeyAlreadyRetired and the ring is not written."""
         async with self.backend.ring_lock():
             snapshot = await self.backend.read_ring()
+            for existing in snapshot.records:
+                if existing.kid == kid and existing.state is KeyState.RETIRED:
+                    raise KeyAlreadyRetired(existing)
             records = emergency_retire(snapshot.records, kid, self.clock())
             snapshot = await self.backend.write_ring(snapshot.version, records)
             record = next(r for r in snapshot.records if r.kid == kid)

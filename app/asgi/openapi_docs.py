@@ -36,7 +36,7 @@ _WHY = {
     401: "Missing or failed authentication",
     404: "Not found, or the admin API is off (SIGNET_ADMIN_TOKEN unset)",
     405: "Method not allowed",
-    409: "The key backend has a fixed key: it does not rotate",
+    409: "Refused: a fixed key (it does not rotate), a key already pending, or a key already retired",
     413: "Request body larger than SIGNET_TOKEN_MAX_BODY_BYTES",
     414: "Request target longer than 8 KiB",
     429: "Throttled after failed authentications (Retry-After)",

@@ -1,4 +1,4 @@
-"""`signet clients ...` and `signet token`: manage the registry file, fetch a token by hand.
+"""`signet clients ...`: manage the registry file (`signet token` is in token_command).
 
 Secrets are printed once, when made, and stored only as argon2id hashes.
 """
@@ -22,7 +22,12 @@ from ..token.registry import Client, RegistryError, editing, parse_client, parse
 
 
 class UsageError(Exception):
-    """A command that cannot be carried out; str() is the one line printed."""
+    """A command given wrong arguments or settings (exit 2); str() is the one line printed."""
+
+
+class CommandFailed(Exception):
+    """A well-formed command the issuer's state refuses or that failed (no such client or
+    key, already retired, a token request refused): exit 1; str() is the one line printed."""
 
 
 def _load_key_file(path: Path, key_alg: str | None) -> dict[str, Any]:
@@ -77,7 +82,7 @@ def add(settings: Settings, args: argparse.Namespace) -> int:
     client = _parse(args.client_id, {k: v for k, v in record.items() if v is not None})
     with editing(settings.clients_file) as clients:
         if args.client_id in clients:
-            raise UsageError(f"client {args.client_id!r} already exists"
+            raise CommandFailed(f"client {args.client_id!r} already exists"
                              " (remove it, or rotate-secret to get a new secret)")
         clients[args.client_id] = client
     _print_secret(args.client_id, secret, args.json)
@@ -93,7 +98,7 @@ def _parse(client_id: str, record: dict[str, Any]) -> Client:
 
 def _existing(clients: dict[str, Client], client_id: str) -> Client:
     if client_id not in clients:
-        raise UsageError(f"no client {client_id!r}")
+        raise CommandFailed(f"no client {client_id!r} (see: signet clients list)")
     return clients[client_id]
 
 
@@ -110,7 +115,7 @@ def rotate_secret(settings: Settings, args: argparse.Namespace) -> int:
     with editing(settings.clients_file) as clients:
         client = _existing(clients, args.client_id)
         if client.keys and not client.secret_hash:
-            raise UsageError(f"client {args.client_id!r} authenticates with private_key_jwt; it has"
+            raise CommandFailed(f"client {args.client_id!r} authenticates with private_key_jwt; it has"
                              " no secret to rotate")
         clients[args.client_id] = replace(client, secret_hash=hash_secret(secret))
     _print_secret(args.client_id, secret, args.json)
@@ -124,15 +129,89 @@ def set_enabled(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def client_view(c: Client) -> dict[str, Any]:
+    """What `clients list` and `clients show` print: never the secret nor its hash."""
+    return {"client_id": c.client_id, "enabled": c.enabled, "auth_methods": list(c.auth_methods),
+            "scopes": list(c.scopes), "default_scopes": list(c.default_scopes),
+            "audiences": list(c.audiences), "token_lifetime_seconds": c.token_lifetime_seconds}
+
+
+UPDATABLE = ("scopes", "default_scopes", "audiences", "token_lifetime_seconds", "enabled")
+
+
+def update(settings: Settings, args: argparse.Namespace) -> int:
+    """Change scopes, audiences, lifetime or enabled; the secret and the keys are kept."""
+    if args.lifetime is not None and args.lifetime > settings.max_token_lifetime_seconds:
+        raise UsageError(f"--lifetime {args.lifetime} exceeds SIGNET_MAX_TOKEN_LIFETIME_SECONDS"
+                         f" ({settings.max_token_lifetime_seconds})")
+    if args.lifetime is not None and args.default_lifetime:
+        raise UsageError("--lifetime and --default-lifetime exclude each other")
+    asked = [args.scope, args.default_scope, args.audience, args.lifetime, args.enabled]
+    if all(a is None for a in asked) and not args.default_lifetime:
+        raise UsageError("nothing to update: give --scope, --default-scope, --audience,"
+                         " --lifetime, --default-lifetime, --enable or --disable")
+    with editing(settings.clients_file) as clients:
+        old = _existing(clients, args.client_id)
+        record = old.record()
+        if args.scope is not None:
+            record["scopes"] = args.scope
+            if args.default_scope is None:  # keep the defaults that are still allowed
+                everything = set(old.default_scopes) == set(old.scopes)
+                record["default_scopes"] = list(args.scope) if everything else [
+                    s for s in old.default_scopes if s in args.scope]
+        if args.default_scope is not None:
+            record["default_scopes"] = args.default_scope
+        if args.audience is not None:
+            record["audiences"] = args.audience
+        if args.lifetime is not None:
+            record["token_lifetime_seconds"] = args.lifetime
+        if args.default_lifetime:
+            record.pop("token_lifetime_seconds", None)
+        if args.enabled is not None:
+            record["enabled"] = args.enabled
+        new = _parse(args.client_id, record)
+        clients[args.client_id] = new
+    before, after = client_view(old), client_view(new)
+    changed = {f: {"old": before[f], "new": after[f]} for f in UPDATABLE if before[f] != after[f]}
+    if args.json:
+        print(json.dumps({"client_id": args.client_id, "changed": changed}))
+    elif not changed:
+        print(f"client {args.client_id}: unchanged")
+    else:
+        print(f"client {args.client_id} updated (secret and keys unchanged):")
+        for name, values in changed.items():
+            print(f"  {name}: {json.dumps(values['old'])} -> {json.dumps(values['new'])}")
+    return 0
+
+
+def show(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        clients = read_registry(settings.clients_file)
+    except RegistryError as exc:
+        raise UsageError(str(exc)) from None
+    client = _existing(clients, args.client_id)
+    view = client_view(client)
+    view["keys"] = [{"kid": k.kid, "alg": k.alg.name} for k in client.keys]
+    if args.json:
+        print(json.dumps(view, indent=2))
+        return 0
+    for name, value in view.items():
+        if name == "keys":
+            value = " ".join(f"{k['kid'] or '(no kid)'}/{k['alg']}" for k in value) or "-"
+        elif isinstance(value, list):
+            value = " ".join(value) or "-"
+        elif value is None:
+            value = "default"
+        print(f"{name + ':':<24}{value}")
+    return 0
+
+
 def list_clients(settings: Settings, args: argparse.Namespace) -> int:
     try:
         clients = read_registry(settings.clients_file)
     except RegistryError as exc:
         raise UsageError(str(exc)) from None
-    rows = [{"client_id": c.client_id, "enabled": c.enabled, "auth_methods": list(c.auth_methods),
-             "scopes": list(c.scopes), "default_scopes": list(c.default_scopes),
-             "audiences": list(c.audiences), "token_lifetime_seconds": c.token_lifetime_seconds}
-            for c in sorted(clients.values(), key=lambda c: c.client_id)]
+    rows = [client_view(c) for c in sorted(clients.values(), key=lambda c: c.client_id)]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -144,21 +223,6 @@ def list_clients(settings: Settings, args: argparse.Namespace) -> int:
               f"  auth={','.join(row['auth_methods'])}  scopes={' '.join(row['scopes'])}"
               f"  default={' '.join(row['default_scopes']) or '-'}"
               f"  audiences={' '.join(row['audiences'])}  lifetime={lifetime}")
-    return 0
-
-
-def token(settings: Settings, args: argparse.Namespace) -> int:
-    from signet.client import TokenRequestError, fetch_token
-
-    issuer = (args.issuer or settings.issuer_url).rstrip("/")
-    try:
-        body = fetch_token(issuer + "/token", args.client_id, args.client_secret, scope=args.scope,
-                           audience=args.audience)
-    except TokenRequestError as exc:
-        raise UsageError(str(exc)) from None
-    except Exception as exc:  # httpx transport errors: say what failed in one line
-        raise UsageError(f"cannot reach {issuer}/token: {type(exc).__name__}: {exc}") from None
-    print(json.dumps(body, indent=2))
     return 0
 
 
@@ -180,6 +244,27 @@ def add_commands(commands: Any) -> None:
     list_p = sub.add_parser("list", help="list clients (never secrets)")
     list_p.add_argument("--json", action="store_true")
     list_p.set_defaults(handler=list_clients)
+    show_p = sub.add_parser("show", help="one client's settings (never its secret)")
+    show_p.add_argument("client_id")
+    show_p.add_argument("--json", action="store_true")
+    show_p.set_defaults(handler=show)
+    update_p = sub.add_parser("update", help="change scopes, audiences, lifetime or enabled;"
+                              " keeps the secret and keys")
+    update_p.add_argument("client_id")
+    update_p.add_argument("--scope", action="append",
+                          help="allowed scope (repeat; replaces the list)")
+    update_p.add_argument("--default-scope", action="append",
+                          help="scope granted when none is requested (repeat; replaces the list)")
+    update_p.add_argument("--audience", action="append",
+                          help="allowed audience (repeat; replaces the list; the first is the default)")
+    update_p.add_argument("--lifetime", type=int, help="token lifetime in seconds for this client")
+    update_p.add_argument("--default-lifetime", action="store_true",
+                          help="drop the client's own lifetime: SIGNET_TOKEN_LIFETIME_SECONDS applies")
+    state = update_p.add_mutually_exclusive_group()
+    state.add_argument("--enable", dest="enabled", action="store_const", const=True)
+    state.add_argument("--disable", dest="enabled", action="store_const", const=False)
+    update_p.add_argument("--json", action="store_true", help='print {"client_id", "changed"}')
+    update_p.set_defaults(handler=update)
     remove_p = sub.add_parser("remove", help="delete a client")
     remove_p.add_argument("client_id")
     remove_p.set_defaults(handler=remove)
@@ -191,11 +276,3 @@ def add_commands(commands: Any) -> None:
         toggle = sub.add_parser(name, help=f"{name} a client")
         toggle.add_argument("client_id")
         toggle.set_defaults(handler=set_enabled, enabled=enabled)
-
-    token_p = commands.add_parser("token", help="get a token from a running issuer (for debugging)")
-    token_p.add_argument("--client-id", required=True)
-    token_p.add_argument("--client-secret", required=True)
-    token_p.add_argument("--scope", help="space-separated scopes (default: the client's defaults)")
-    token_p.add_argument("--audience", help="audience (default: the client's first)")
-    token_p.add_argument("--issuer", help="issuer URL (default: SIGNET_ISSUER)")
-    token_p.set_defaults(handler=token)

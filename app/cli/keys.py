@@ -10,14 +10,16 @@ import argparse
 import asyncio
 import json
 import sys
+from typing import Any
 
 from signet.keyring import RotationPolicy
-from signet.rotation import RotationRefused, Rotator
+from signet.rotation import KeyAlreadyRetired, RotationRefused, Rotator
 
 from ..keys.backends import build_backend
-from ..keys.ring_view import next_step, record_view
+from ..keys.ring_view import next_words, operator_view
 from ..keys.rotation import build_rotator, rotation_policy
 from ..settings import ConfigurationError, Settings
+from .clients import CommandFailed
 
 
 async def _open_rotator(settings: Settings) -> Rotator:
@@ -31,12 +33,13 @@ async def _open_rotator(settings: Settings) -> Rotator:
     return rotator
 
 
-def _rows(rotator: Rotator, policy: RotationPolicy) -> list[dict[str, str]]:
-    return [record_view(r, policy) for r in rotator.backend.snapshot.records]
+def _rows(rotator: Rotator, policy: RotationPolicy) -> list[dict[str, Any]]:
+    return operator_view(rotator.backend.snapshot.records, policy, rotator.clock())
 
 
-def _print_table(rows: list[dict[str, str]]) -> None:
+def _print_table(views: list[dict[str, Any]]) -> None:
     columns = ["kid", "alg", "state", "created", "activated", "next"]
+    rows = [{**{c: view[c] or "-" for c in columns[:-1]}, "next": next_words(view)} for view in views]
     widths = {c: max([len(c), *(len(row[c]) for row in rows)]) for c in columns}
     print("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
     for row in rows:
@@ -53,10 +56,9 @@ def keys_command(settings: Settings, args: argparse.Namespace) -> int:
             try:
                 record = await rotator.rotate_now(force=args.force)
             except RotationRefused as exc:
-                print(f"signet: {exc}", file=sys.stderr)
-                return 1
-            print(f"created {record.kid} ({record.alg}): published now,"
-                  f" {next_step(record, policy)}")
+                raise CommandFailed(str(exc)) from None
+            view = next(v for v in _rows(rotator, policy) if v["kid"] == record.kid)
+            print(f"created {record.kid} ({record.alg}): published now, {next_words(view)}")
         elif args.keys_command == "retire":
             if not args.yes:
                 print(f"signet: retiring {args.kid} unpublishes it at once: every unexpired token"
@@ -65,9 +67,13 @@ def keys_command(settings: Settings, args: argparse.Namespace) -> int:
                       " that have not refreshed yet may refuse the first tokens). Re-run with --yes.",
                       file=sys.stderr)
                 return 2
-            if args.kid not in {r.kid for r in rotator.backend.snapshot.records}:
-                raise ConfigurationError(f"no key {args.kid!r} in the ring (see: signet keys list)")
-            record = await rotator.retire(args.kid)
+            known = {r.kid: r for r in rotator.backend.snapshot.records}
+            if args.kid not in known:
+                raise CommandFailed(f"no key {args.kid!r} in the ring (see: signet keys list)")
+            try:
+                record = await rotator.retire(args.kid)
+            except KeyAlreadyRetired as exc:
+                raise CommandFailed(str(exc)) from None
             print(f"retired {record.kid}: no longer signing or published")
         else:
             rows = _rows(rotator, policy)

@@ -12,9 +12,10 @@ from signet.keys.base import KeyConfigurationError
 
 from ..settings import ConfigurationError, Settings, load_settings
 from ..token.registry import RegistryError
-from .clients import UsageError
+from .clients import CommandFailed, UsageError
 from .clients import add_commands as add_client_commands
 from .keys import add_keys_parser, protect_kid
+from .token_command import add_token_parser
 
 
 def serve(settings: Settings, args: argparse.Namespace, extra_lines: tuple[str, ...] = ()) -> int:
@@ -80,20 +81,6 @@ def _jwks(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _check(settings: Settings, args: argparse.Namespace) -> int:
-    async def run() -> str:
-        backend = await _open_backend(settings)
-        try:
-            await backend.check_reachable()
-            key = backend.signing_key().published
-            return f"ok: backend={backend.name} alg={key.alg.name} kid={key.kid}"
-        finally:
-            await backend.aclose()
-
-    print(asyncio.run(run()))
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="signet", description="Signet issuer. Configured by SIGNET_* environment variables.")
@@ -108,15 +95,20 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(handler=handler)
     commands.add_parser("jwks", help="print the JWKS the issuer would publish").set_defaults(
         handler=_jwks)
-    commands.add_parser("check", help="validate settings and reach the signing key").set_defaults(
-        handler=_check)
+    commands.add_parser("check", help="read-only pre-flight: settings, clients file, Redis, keys"
+                        " (exit 0 ok, 1 a check failed, 2 invalid settings)").set_defaults(handler=None)
     add_client_commands(commands)
+    add_token_parser(commands)
     add_keys_parser(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(protect_kid(sys.argv[1:] if argv is None else argv))
+    if args.command == "check":  # loads the settings itself: a bad one is a FAIL line
+        from .preflight import preflight
+
+        return preflight()
     try:
         return int(args.handler(load_settings(), args))
     except (ConfigurationError, KeyConfigurationError) as exc:
@@ -125,3 +117,6 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, RegistryError) as exc:
         print(f"signet: error: {exc}", file=sys.stderr)
         return 2
+    except CommandFailed as exc:
+        print(f"signet: error: {exc}", file=sys.stderr)
+        return 1

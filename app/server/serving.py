@@ -16,12 +16,15 @@ from collections.abc import Generator
 from typing import Any
 
 import uvicorn
-from uvicorn.main import STARTUP_FAILURE
+from uvicorn.config import STARTUP_FAILURE as UVICORN_STARTUP_FAILURE
 
 # The service's top-level package: `app` in the repository, `signet_issuer` installed.
 SERVICE_PACKAGE = (__package__ or "app").partition(".")[0]
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Every start-up failure (a setting, an unusable key, the port in use) exits like the CLI's
+# other configuration errors; uvicorn's own code for it would be 3.
+STARTUP_FAILURE = 2
 
 
 class GracefulServer(uvicorn.Server):
@@ -47,5 +50,10 @@ def run_issuer(host: str, port: int, grace_seconds: float, **options: Any) -> in
     config = uvicorn.Config(f"{SERVICE_PACKAGE}.main:app", host=host, port=port,
                             timeout_graceful_shutdown=grace_seconds, **options)
     server = GracefulServer(config)
-    server.run()
+    try:
+        server.run()
+    except SystemExit as exc:  # uvicorn exits 3 itself when it cannot bind or start the app
+        if exc.code == UVICORN_STARTUP_FAILURE:
+            return STARTUP_FAILURE
+        raise
     return 0 if server.started else STARTUP_FAILURE

@@ -1,12 +1,13 @@
 // The /keyring page: /keyring.json drawn as one timeline row per published key
-// (pending -> active -> retiring), with the planned steps hatched, and a table of the times.
+// (pending -> active -> retiring), with the planned steps hatched, twice: zoomed on
+// now ± 2 days and over the full span; and a table of the times.
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 10000;
 
 const seconds = (text) => (text ? Date.parse(text) / 1000 : null);
-const NEXT = [["activates_at", "signs from"], ["successor_activates_at", "successor signs from"],
-              ["unpublish_at", "unpublished at"]];
+const NEXT_WORDS = { activates: "signs from", successor_activates: "successor signs from",
+                     unpublished: "unpublished at" };
 
 function amount(seconds) {
   const s = Math.abs(Math.round(seconds));
@@ -35,26 +36,28 @@ function el(tag, className, text) {
   return node;
 }
 
-function drawTimeline(keys, now) {
-  const timeline = $("timeline");
-  timeline.replaceChildren();
-  const times = keys.flatMap((k) => spans(k).flatMap(([, a, b]) => [a, b])).filter((t) => t !== null);
-  const start = Math.min(now, ...times);
-  const end = Math.max(now, ...times);
-  const width = Math.max(end - start, 60) * 1.08;
-  const pct = (t) => `${((t - start) / width) * 100}%`;
+const ZOOM_SECONDS = 2 * 86400; // the zoomed band: now ± 2 days
+
+/** One band of the timeline: a row per key, its spans clipped to [start, end]. */
+function drawBand(keys, now, start, end, title, band) {
+  const section = el("div", "band");
+  section.dataset.band = band;
+  section.append(el("div", "band-title", title));
+  const width = end - start;
+  const clip = (t) => Math.min(Math.max(t, start), end);
+  const pct = (t) => `${((clip(t) - start) / width) * 100}%`;
   for (const key of keys) {
     const row = el("div", "row");
     row.dataset.kid = key.kid;
     row.append(el("span", "label", `${key.kid.slice(0, 10)}… ${key.alg}`));
     const track = el("div", "track");
     for (const [state, from, to] of spans(key)) {
-      const until = to ?? start + width;
+      const until = to ?? end;
       for (const [a, b, planned] of [[from, Math.min(until, now), false], [Math.max(from, now), until, true]]) {
-        if (b <= a) continue;
+        if (clip(b) <= clip(a)) continue;
         const bar = el("span", `bar ${state}${planned ? " planned" : ""}`);
         bar.style.left = pct(a);
-        bar.style.width = `${((b - a) / width) * 100}%`;
+        bar.style.width = `${((clip(b) - clip(a)) / width) * 100}%`;
         bar.title = `${state}: ${new Date(a * 1000).toISOString()} → ${to === null ? "open" : new Date(b * 1000).toISOString()}`;
         track.append(bar);
       }
@@ -63,14 +66,28 @@ function drawTimeline(keys, now) {
     marker.style.left = pct(now);
     track.append(marker);
     row.append(track);
-    timeline.append(row);
+    section.append(row);
   }
   const stamp = (t) => new Date(Math.round(t) * 1000).toISOString().replace(".000Z", "Z");
   const axis = el("div", "row axis");
   const scale = el("div", "scale");
-  scale.append(el("span", "from", stamp(start)), el("span", "to", stamp(start + width)));
+  scale.append(el("span", "from", stamp(start)), el("span", "to", stamp(end)));
   axis.append(el("span", "label"), scale);
-  timeline.append(axis);
+  section.append(axis);
+  return section;
+}
+
+/** Two bands: "now ± 2 days", where a one-hour publish lead is wide enough to see, above
+ * the full span of every key's life (30-day periods); one band when the span is short. */
+function drawTimeline(keys, now) {
+  const times = keys.flatMap((k) => spans(k).flatMap(([, a, b]) => [a, b])).filter((t) => t !== null);
+  const start = Math.min(now, ...times);
+  const end = start + Math.max(Math.max(now, ...times) - start, 60) * 1.08;
+  const full = drawBand(keys, now, start, end, "full span", "full");
+  // Zoom only where it shows more than the full span does (30-day periods, not a 2-hour ring).
+  $("timeline").replaceChildren(...(end - start > 2 * ZOOM_SECONDS
+    ? [drawBand(keys, now, now - ZOOM_SECONDS, now + ZOOM_SECONDS, "now ± 2 days", "zoom"), full]
+    : [full]));
 }
 
 function drawTable(keys, now) {
@@ -82,11 +99,11 @@ function drawTable(keys, now) {
     row.dataset.state = key.state;
     const state = el("td");
     state.append(el("span", `badge ${key.state}`, key.state));
-    const next = NEXT.find(([field]) => key[field]);
+    const next = key.next;
     row.append(el("td", "kid", key.kid), el("td", "", key.alg), state,
                el("td", "", key.created_at ?? "-"), el("td", "", key.activated_at ?? "-"),
                el("td", "", key.retiring_at ?? "-"),
-               el("td", "next", next ? `${next[1]} ${key[next[0]]} (${relative(seconds(key[next[0]]), now)})` : "-"));
+               el("td", "next", next ? `${NEXT_WORDS[next.event]} ${next.at} (${relative(seconds(next.at), now)})` : "-"));
     body.append(row);
   }
 }

@@ -10,6 +10,7 @@ replace it atomically (temp file + rename, mode 0600) under an advisory lock.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import re
@@ -174,12 +175,22 @@ def _is_toml(path: Path) -> bool:
 
 def read_registry(path: Path) -> dict[str, Client]:
     """The clients in `path`; a missing file is an empty registry."""
+    return read_registry_version(path)[0]
+
+
+def read_registry_version(path: Path) -> tuple[dict[str, Client], str | None]:
+    """The clients in `path` and the SHA-256 (hex) of the bytes they were read from
+    (None: no file), so an audit line names exactly which version is in force."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return {}
+        return {}, None
     except OSError as exc:
         raise RegistryError(f"{path}: cannot read: {exc.strerror}") from None
+    return _parse_bytes(raw, path), hashlib.sha256(raw).hexdigest()
+
+
+def _parse_bytes(raw: bytes, path: Path) -> dict[str, Client]:
     try:
         document = tomllib.loads(raw.decode()) if _is_toml(path) else yaml.safe_load(raw)
     except (tomllib.TOMLDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
@@ -221,6 +232,34 @@ def editing(path: Path) -> Iterator[dict[str, Client]]:
         write_registry(path, clients)
 
 
+CHANGED = "changed"  # what an audit line says of a secret or key: never its value
+_AUDITED = ("scopes", "default_scopes", "audiences", "token_lifetime_seconds", "enabled")
+
+
+def registry_changes(old: dict[str, Client], new: dict[str, Client]
+                     ) -> list[tuple[str, str, dict[str, Any]]]:
+    """(client_id, "added" | "removed" | "updated", {field: {"old", "new"}}) for every client
+    that differs. A secret or key change says only "changed": never a hash or a key."""
+    changes: list[tuple[str, str, dict[str, Any]]] = []
+    for client_id in sorted(set(old) | set(new)):
+        before, after = old.get(client_id), new.get(client_id)
+        if before is None or after is None:
+            current = after or before
+            assert current is not None
+            fields = {f: getattr(current, f) for f in _AUDITED}
+            changes.append((client_id, "added" if before is None else "removed", fields))
+            continue
+        diff: dict[str, Any] = {f: {"old": getattr(before, f), "new": getattr(after, f)}
+                                for f in _AUDITED if getattr(before, f) != getattr(after, f)}
+        if before.secret_hash != after.secret_hash:
+            diff["secret"] = CHANGED
+        if before.jwks != after.jwks:
+            diff["jwks"] = CHANGED
+        if diff:
+            changes.append((client_id, "updated", diff))
+    return changes
+
+
 def _signature(path: Path) -> tuple[int, int, int] | None:
     try:
         st = path.stat()
@@ -235,7 +274,8 @@ class ClientRegistry:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._signature = _signature(path)
-        self._clients = read_registry(path)  # at start-up a bad file is an error, not a warning
+        # at start-up a bad file is an error, not a warning
+        self._clients, self.sha256 = read_registry_version(path)
         self._checked_at = time.monotonic()
         self._warn_if_readable()
 
@@ -254,14 +294,20 @@ class ClientRegistry:
             return False
         self._signature = signature  # a bad version is reported once, not on every request
         try:
-            clients = read_registry(self.path)
+            clients, sha256 = read_registry_version(self.path)
         except RegistryError as exc:
             log.error("clients file not reloaded; the previous registry stays in force",
                       extra={"fields": {"reason": str(exc)}})
             return False
-        self._clients = clients
-        log.info("clients file reloaded", extra={"fields": {"path": str(self.path),
-                                                            "clients": len(clients)}})
+        previous, previous_sha256 = self._clients, self.sha256
+        self._clients, self.sha256 = clients, sha256
+        log.info("clients file reloaded", extra={"fields": {
+            "path": str(self.path), "clients": len(clients), "old_sha256": previous_sha256,
+            "new_sha256": sha256}})
+        for client_id, change, fields in registry_changes(previous, clients):
+            log.info("client registry change", extra={"fields": {
+                "event": "client_" + change, "client_id": client_id, "changed": fields,
+                "path": str(self.path), "old_sha256": previous_sha256, "new_sha256": sha256}})
         self._warn_if_readable()
         return True
 

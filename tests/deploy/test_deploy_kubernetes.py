@@ -83,6 +83,19 @@ def test_redis_url_comes_from_a_secret(container: dict[str, Any],
 
 # --- the pod -----------------------------------------------------------------------------
 
+def test_a_read_only_preflight_runs_first_with_the_issuers_settings(
+        resources: dict[str, dict[str, Any]], container: dict[str, Any]) -> None:
+    """`signet check` as the init container: same image, settings, Redis secret and clients
+    file as the issuer, so a broken configuration stops in Init with one FAIL line."""
+    (init,) = _one(resources, "Deployment")["spec"]["template"]["spec"]["initContainers"]
+    assert init["args"] == ["signet", "check"]
+    for same in ("image", "envFrom", "env"):
+        assert init[same] == container[same], same
+    assert {m["mountPath"] for m in init["volumeMounts"]} == {
+        m["mountPath"] for m in container["volumeMounts"]}
+    assert init["securityContext"] == container["securityContext"]
+
+
 def test_probes_hit_the_issuers_health_routes(container: dict[str, Any],
                                               resources: dict[str, dict[str, Any]]) -> None:
     routes = create_app().openapi()["paths"]

@@ -19,14 +19,15 @@ from tests.interop.browser import chromium_page, screenshot
 from tests.support.processes import start_issuer
 from tests.support.tokens import run_cli
 
-# Manual rotation only; the running issuer re-reads the ring every 0.2 s. With the default
-# cache ages a new key waits about ten minutes before it signs: pending for the whole test.
-RING = {"SIGNET_ROTATION_PERIOD": "0", "SIGNET_KEY_RING_RELOAD_SECONDS": "0.2"}
+# A 30-day period (no scheduled rotation within the test: only the CLI's); the running issuer
+# re-reads the ring every 0.2 s. With the default cache ages a new key waits about ten
+# minutes before it signs: pending for the whole test, a sliver beside 30-day lifetimes.
+RING = {"SIGNET_ROTATION_PERIOD": "30d", "SIGNET_KEY_RING_RELOAD_SECONDS": "0.2"}
 # After a restart with these, the pending key activates at once and the old one retires
 # for an hour (the longest token lifetime), so each state holds while the page is checked.
 SHORT_LEAD = {"SIGNET_VERIFIER_MAX_CACHE_SECONDS": "1", "SIGNET_JWKS_MAX_AGE": "1"}
-KEY_FIELDS = {"kid", "alg", "state", "created_at", "activated_at", "retiring_at", "activates_at",
-              "unpublish_at", "successor_activates_at"}
+KEY_FIELDS = {"kid", "alg", "state", "created_at", "activated_at", "retiring_at", "retired_at",
+              "activates_at", "unpublish_at", "successor_activates_at", "next"}
 
 
 def _until(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 30.0) -> Any:
@@ -43,6 +44,11 @@ def _ring(base: str) -> dict[str, Any]:
     assert response.headers["cache-control"] == "no-cache"
     assert "access-control-allow-origin" not in response.headers
     return response.json()  # type: ignore[no-any-return]
+
+
+def _width(bar: Any) -> float:
+    """A timeline bar's width, in percent of its track."""
+    return float(str(bar.get_attribute("style")).split("width:")[1].split("%")[0])
 
 
 def _states(ring: dict[str, Any]) -> dict[str, str]:
@@ -71,7 +77,7 @@ def test_a_cli_rotation_shows_on_the_keyring_page(browser_and_errors: tuple[Page
     try:
         first = _ring(base)
         (old,) = _states(first)
-        assert first["rotation"]["rotation_period_seconds"] is None
+        assert first["rotation"]["rotation_period_seconds"] == 30 * 86400
         assert _show(browser, base) == {old: "active"}
 
         rotated = run_cli(env, "keys", "rotate").stdout
@@ -81,7 +87,16 @@ def test_a_cli_rotation_shows_on_the_keyring_page(browser_and_errors: tuple[Page
         pending = next(k for k in ring["keys"] if k["kid"] == new)
         assert set(pending) == KEY_FIELDS
         assert pending["activates_at"] is not None and pending["activated_at"] is None
+        active = next(k for k in ring["keys"] if k["kid"] == old)
+        assert active["successor_activates_at"] == pending["activates_at"]  # the real hand-off
         assert _show(browser, base) == {old: "active", new: "pending"}
+        # The pending span (the publish lead) is drawn in the zoomed band, beside the full span.
+        zoomed = browser.query_selector(
+            f".band[data-band='zoom'] .row[data-kid='{new}'] .bar.pending.planned")
+        assert zoomed is not None and _width(zoomed) > 0.1  # an hour's lead in four days: ~1 %
+        full = browser.query_selector(
+            f".band[data-band='full'] .row[data-kid='{old}'] .bar.retiring.planned")
+        assert full is not None, "the old key retires at the pending key's activation"
         next_step = browser.inner_text(f"#keys tr[data-kid='{new}'] td.next")
         assert next_step.startswith(f"signs from {pending['activates_at']} (in ")
         assert browser.query_selector(f".row[data-kid='{new}'] .bar.pending.planned") is not None

@@ -3,7 +3,7 @@ dropped connections and hangs. Fault injection only: the KMS behind it is real m
 
 Usage: python -m tests.support.fault_proxy --upstream http://127.0.0.1:5000 --port 5001
 Control: POST /__fault__ {"delay_ms": 20, "fault": "throttle", "rate": 0.5 or "every": 2,
-                          "operations": ["Sign"]}   (fault: none|throttle|500|drop|hang)
+                          "operations": ["Sign"]}   (fault: none|throttle|denied|500|drop|hang)
          GET  /__fault__ -> the current settings and counters per operation.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-FAULTS = ("none", "throttle", "500", "drop", "hang")
+FAULTS = ("none", "throttle", "denied", "500", "drop", "hang")
 
 
 @dataclass
@@ -106,6 +106,10 @@ class FaultProxy:
     async def _fault(self, request: web.Request, fault: str) -> web.StreamResponse:
         if fault == "throttle":
             return web.json_response({"__type": "ThrottlingException", "message": "Rate exceeded"},
+                                     status=400, content_type="application/x-amz-json-1.1")
+        if fault == "denied":  # what IAM answers a role without the permission
+            return web.json_response({"__type": "AccessDeniedException", "message": "injected: not"
+                                      " authorized to perform the operation"},
                                      status=400, content_type="application/x-amz-json-1.1")
         if fault == "500":
             return web.json_response({"__type": "KMSInternalException", "message": "injected"},

@@ -15,6 +15,7 @@ from app.token.registry import (
     RegistryError,
     parse_client,
     read_registry,
+    registry_changes,
     write_registry,
 )
 
@@ -97,3 +98,17 @@ def test_expiring_map_is_bounded_and_expires() -> None:
 def test_a_client_record_is_plain_data() -> None:
     client = parse_client("a", GOOD)
     assert isinstance(client, Client) and client.record() == {**GOOD, "default_scopes": [], "enabled": True}
+
+
+def test_registry_changes_name_fields_old_and_new_and_never_a_secret() -> None:
+    old = {"a": parse_client("a", GOOD), "gone": parse_client("gone", GOOD)}
+    new = {"a": parse_client("a", {**GOOD, "scopes": ["read", "write"], "enabled": False,
+                                   "secret_hash": hash_secret("other")}),
+           "fresh": parse_client("fresh", GOOD)}
+    changes = {cid: (kind, fields) for cid, kind, fields in registry_changes(old, new)}
+    assert changes["a"] == ("updated", {"scopes": {"old": ("read",), "new": ("read", "write")},
+                                        "enabled": {"old": True, "new": False},
+                                        "secret": "changed"})
+    assert changes["gone"][0] == "removed" and changes["fresh"][0] == "added"
+    assert "$argon2id$" not in repr(changes)
+    assert registry_changes(old, dict(old)) == []

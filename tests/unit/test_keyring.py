@@ -207,7 +207,8 @@ def test_planned_steps_are_exactly_when_the_rules_act() -> None:
     assert planned_step(first, RotationPolicy(LEAD, RETIRE)) is None  # manual rotation: no plan
     ring, _ = apply_due(ring, PERIOD - LEAD, ids)
     (pending,) = [k for k in ring if k.state is KeyState.PENDING]
-    assert planned_step(pending, POLICY) == PlannedStep("activates", PERIOD)
+    assert planned_step(pending, POLICY, ring) == PlannedStep("activates", PERIOD)
+    assert planned_step(first, POLICY, ring) == PlannedStep("successor_activates", PERIOD)
     assert due_transitions(ring, "ES256", POLICY, PERIOD - 0.001) == []
     ring, _ = apply_due(ring, PERIOD, ids)
     (retiring,) = [k for k in ring if k.state is KeyState.RETIRING]
