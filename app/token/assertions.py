@@ -27,7 +27,7 @@ MAX_JTI_LENGTH = 256
 REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "jti"]
 
 
-def _teach_pyjwt_ed25519() -> None:
+def register_ed25519_with_pyjwt() -> None:
     """PyJWT 2.15 knows `EdDSA` but not `Ed25519`, RFC 9864's fully specified name for the
     same signature; a client key registered as Ed25519 must verify all the same. Only a
     `decode` that lists Ed25519 in `algorithms` (one bound to such a key) ever uses it."""
@@ -38,7 +38,7 @@ def _teach_pyjwt_ed25519() -> None:
             pass  # registered already (a module reload)
 
 
-_teach_pyjwt_ed25519()
+register_ed25519_with_pyjwt()
 
 
 class AssertionRejected(Exception):
