@@ -22,6 +22,7 @@ from signet.jose import b64url_decode, compact, signing_input
 from signet.jwk import public_key_to_jwk
 from signet.verifier import Verifier
 from tests.integration.test_issuer_http import _start_failure
+from tests.support.metrics import Scrape
 from tests.support.processes import RunningIssuer
 from tests.support.tokens import post_token
 from tests.support.verifier_tokens import refusal_code as code
@@ -130,6 +131,12 @@ async def test_delegated_mode_signs_with_eddsa_ephemeral_keys_under_a_kms_root(
     ephemeral = served[header_of(token)["kid"]]
     assert (ephemeral["kty"], ephemeral["crv"], ephemeral["alg"]) == ("OKP", "Ed25519", "EdDSA")
     assert header_of(ephemeral[ATTESTATION_MEMBER])["alg"] == "ES256"  # signed by the KMS root
+    # /metrics labels each token with the algorithm of the key that signed it: the root's
+    # ES256 for any token it signed before the first EdDSA key was visible, EdDSA after.
+    issued = [s for s in Scrape.of(issuer.base + "/metrics").samples
+              if s.name == "signet_tokens_issued_total"]
+    assert issued and all(s.labels["alg"] == served[s.labels["kid"]]["alg"] for s in issued), issued
+    assert any(s.labels["alg"] == "EdDSA" for s in issued)
     pinned = Verifier(issuer.base, AUDIENCE, root_keys=root["kid"])
     try:
         assert (await pinned.verify(token)).client_id == "svc"
