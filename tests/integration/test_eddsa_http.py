@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from signet import signatures
@@ -76,19 +77,28 @@ async def test_local_backend_issues_eddsa_tokens_the_signet_verifier_accepts(mak
         await strict.aclose()
 
 
-@pytest.mark.parametrize("alg", ["EdDSA", "Ed25519"])
-def test_a_client_authenticates_with_an_ed25519_key(make_issuer, tmp_path: Path, alg: str) -> None:  # type: ignore[no-untyped-def]
-    """private_key_jwt (RFC 7523) with an OKP client key, as discovery says is accepted."""
+@pytest.mark.parametrize(("alg", "key_file"), [
+    ("EdDSA", "jwks"), ("Ed25519", "jwks"), ("EdDSA", "pem"), ("Ed25519", "pem")])
+def test_a_client_authenticates_with_an_ed25519_key(make_issuer, tmp_path: Path, alg: str,  # type: ignore[no-untyped-def]
+                                                    key_file: str) -> None:
+    """private_key_jwt (RFC 7523) with an OKP client key, as discovery says is accepted:
+    registered as a JWKS naming its alg, or as a PEM (EdDSA unless --key-alg says Ed25519)."""
     private = ed25519.Ed25519PrivateKey.generate()
-    jwk = {**public_key_to_jwk(private.public_key(), ALGORITHMS[alg]), "kid": "ed-1"}
-    (tmp_path / "ed.jwks").write_text(json.dumps({"keys": [jwk]}))
+    jwk = public_key_to_jwk(private.public_key(), ALGORITHMS[alg])
+    if key_file == "jwks":
+        path, extra = tmp_path / "ed.jwks", ()
+        path.write_text(json.dumps({"keys": [jwk]}))
+    else:
+        path, extra = tmp_path / "ed.pem", (("--key-alg", alg) if alg == "Ed25519" else ())
+        path.write_bytes(private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     issuer = make_issuer(clients={"ed-jwt": ("--scope", "read", "--audience", AUDIENCE,
-                                             "--jwks-file", str(tmp_path / "ed.jwks"))})
+                                             "--jwks-file", str(path), *extra)})
     assert issuer.secrets["ed-jwt"] == ""  # a key client: no secret
     now = int(time.time())
     claims = {"iss": "ed-jwt", "sub": "ed-jwt", "aud": issuer.base + "/token", "iat": now,
               "exp": now + 60, "jti": uuid.uuid4().hex}
-    data = signing_input({"alg": alg, "kid": "ed-1", "typ": "JWT"}, claims)
+    data = signing_input({"alg": alg, "kid": jwk["kid"], "typ": "JWT"}, claims)
     assertion = compact(data, signatures.sign(ALGORITHMS[alg], private, data))
     form = {"grant_type": "client_credentials", "client_assertion": assertion,
             "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
@@ -96,11 +106,11 @@ def test_a_client_authenticates_with_an_ed25519_key(make_issuer, tmp_path: Path,
     assert response.status_code == 200, response.text
     # The same assertion under the other name, or re-signed by another Ed25519 key: refused.
     other = "Ed25519" if alg == "EdDSA" else "EdDSA"
-    data = signing_input({"alg": other, "kid": "ed-1", "typ": "JWT"}, {**claims, "jti": uuid.uuid4().hex})
+    data = signing_input({"alg": other, "kid": jwk["kid"], "typ": "JWT"}, {**claims, "jti": uuid.uuid4().hex})
     renamed = compact(data, signatures.sign(ALGORITHMS[other], private, data))
     assert post_token(issuer.base, {**form, "client_assertion": renamed}).status_code == 401
     stranger = ed25519.Ed25519PrivateKey.generate()
-    data = signing_input({"alg": alg, "kid": "ed-1", "typ": "JWT"}, {**claims, "jti": uuid.uuid4().hex})
+    data = signing_input({"alg": alg, "kid": jwk["kid"], "typ": "JWT"}, {**claims, "jti": uuid.uuid4().hex})
     forged = compact(data, signatures.sign(ALGORITHMS[alg], stranger, data))
     assert post_token(issuer.base, {**form, "client_assertion": forged}).status_code == 401
 
