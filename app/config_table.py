@@ -42,7 +42,7 @@ ISSUER_DEFAULTS = {
 }
 VERIFIER_DEFAULTS = {
     "SIGNET_VERIFIER_JWKS_URL": "discovery",
-    "SIGNET_VERIFIER_ALGORITHMS": "all nine",
+    "SIGNET_VERIFIER_ALGORITHMS": "all eleven",
     "SIGNET_VERIFIER_ISSUERS_FILE": "none",
 }
 VERIFIER_TYPES = {"tuple[str, ...]": "list", "float": "number", "int": "integer",
@@ -59,8 +59,10 @@ ISSUER_MEANINGS: dict[str, str] = {
     "SIGNET_PORT": "Port `signet serve` listens on; the demo service of `signet dev` takes the next one.",
     "SIGNET_KEY_BACKEND": "`local` (PEM files) or `kms` (AWS KMS).",
     "SIGNET_SIGNING_ALG": (
-        "`RS256` `RS384` `RS512` `PS256` `PS384` `PS512` `ES256` `ES384` `ES512`. Must fit the "
-        "key."),
+        "`RS256` `RS384` `RS512` `PS256` `PS384` `PS512` `ES256` `ES384` `ES512` `EdDSA` "
+        "`Ed25519`. Must fit the key. `EdDSA` and `Ed25519` (RFC 8037, Ed25519 keys) need local "
+        "keys: the local backend, or delegated mode, whose ephemeral keys are local (AWS KMS "
+        "cannot sign them through the SDK Signet uses)."),
     "SIGNET_LOCAL_KEY_DIR": (
         "Directory of PKCS#8 PEM private keys (mode `0600`; group/other access is refused). One "
         "key is generated on first start when none fits `SIGNET_SIGNING_ALG`."),
@@ -156,6 +158,10 @@ ISSUER_MEANINGS: dict[str, str] = {
         " keys that sign (see [High-volume mode](delegated-signing.md))."),
     "SIGNET_DELEGATED_KEY_LIFETIME": (
         "How long one ephemeral key signs before its successor takes over (delegated mode)."),
+    "SIGNET_DELEGATED_ROOT_ALG": (
+        "Delegated mode: the root key's algorithm, when it differs from `SIGNET_SIGNING_ALG` "
+        "(the ephemeral keys'), e.g. `ES256` for a KMS root under `EdDSA` ephemeral keys. "
+        "Empty: `SIGNET_SIGNING_ALG`."),
 }
 
 VERIFIER_MEANINGS: dict[str, str] = {
@@ -196,7 +202,10 @@ VERIFIER_MEANINGS: dict[str, str] = {
         " `jwks_uri` may name (https only). Unset: the issuer's host alone."),
     "SIGNET_VERIFIER_ALGORITHMS": (
         "Allow-list, comma-separated (`ES256,RS256`, ...). HMAC and `none` cannot be listed."
-        " Set, it is also what an RSA key published without `alg` may verify (unset: RS256 only)."),
+        " Set, it is also what an RSA key published without `alg` may verify (unset: RS256 only)."
+        " `EdDSA` (RFC 8037, Ed25519 keys only; Ed448 is refused) and `Ed25519` (RFC 9864) are"
+        " separate names: a key verifies only the one its `alg` names; an OKP key without"
+        " `alg` verifies whichever of them is listed."),
     "SIGNET_VERIFIER_PROFILE": (
         "Issuer profile of the issuers in `SIGNET_VERIFIER_ISSUER`: `rfc9068` (Signet's own"
         " tokens), `oauth-access-token`, `keycloak`, `entra`, `okta`, `auth0`, `cognito` (see"

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     signing_mode: Literal["kms", "delegated"] = "kms"
     delegated_key_lifetime: timedelta = timedelta(hours=1)  # how long one ephemeral key signs
     signing_alg: str = DEFAULT_ALGORITHM
+    # Delegated mode: the root key's algorithm when it differs from the ephemeral keys'
+    # (EdDSA ephemeral keys under a KMS root, which cannot sign EdDSA). Empty: SIGNING_ALG.
+    delegated_root_alg: str = ""
 
     local_key_dir: Path = Path(".signet/keys")
     rsa_key_bits: Literal[2048, 3072, 4096] = 2048  # size of RSA keys Signet creates
@@ -100,9 +103,11 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     metrics_enabled: bool = True  # GET /metrics (Prometheus); false: 404
 
-    @field_validator("signing_alg")
+    @field_validator("signing_alg", "delegated_root_alg")
     @classmethod
-    def _known_algorithm(cls, value: str) -> str:
+    def _known_algorithm(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "delegated_root_alg" and not value.strip():
+            return ""
         if value not in ALGORITHMS:
             raise ValueError(f"unsupported algorithm {value!r}; choose one of {', '.join(ALGORITHMS)}")
         return value
@@ -224,6 +229,31 @@ class Settings(BaseSettings):
         if self.delegated_key_lifetime.total_seconds() <= 0:
             raise ValueError("SIGNET_DELEGATED_KEY_LIFETIME must be positive")
         return self
+
+    @model_validator(mode="after")
+    def _kms_can_sign(self) -> Settings:
+        """KMS cannot sign EdDSA through the pinned SDK: say so at start-up, naming the
+        setting, rather than at the first key creation."""
+        if self.key_backend != "kms" or ALGORITHMS[self.root_signing_alg].kms_can_sign:
+            return self
+        name = self.root_signing_alg
+        if self.signing_mode == "delegated":
+            raise ValueError(
+                f"SIGNET_DELEGATED_ROOT_ALG: {name} cannot be signed by AWS KMS through the AWS"
+                " SDK Signet uses (botocore 1.40.61 knows no ECC_NIST_EDWARDS25519 key spec);"
+                " set SIGNET_DELEGATED_ROOT_ALG to the KMS root key's algorithm, e.g. ES256")
+        raise ValueError(
+            f"SIGNET_SIGNING_ALG: {name} cannot be signed by AWS KMS through the AWS SDK Signet"
+            " uses (botocore 1.40.61 knows no ECC_NIST_EDWARDS25519 key spec); use"
+            " SIGNET_KEY_BACKEND=local, or SIGNET_SIGNING_MODE=delegated with"
+            " SIGNET_DELEGATED_ROOT_ALG=ES256 (local EdDSA keys, attested by the KMS root)")
+
+    @property
+    def root_signing_alg(self) -> str:
+        """The algorithm of the key that signs tokens (kms mode) or attestations (delegated)."""
+        if self.signing_mode == "delegated" and self.delegated_root_alg:
+            return self.delegated_root_alg
+        return self.signing_alg
 
     @property
     def publish_lead_seconds(self) -> float:

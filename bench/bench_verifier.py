@@ -1,6 +1,6 @@
 """Verifier throughput, in process: Signet vs raw `cryptography` vs PyJWT, same tokens, one run.
 
-    python -m bench.bench_verifier [--tokens N] [--repeats N] [--rounds N] [--algs ES256,RS256]
+    python -m bench.bench_verifier [--tokens N] [--repeats N] [--rounds N] [--algs ES256,EdDSA,RS256]
 
 - raw: `public_key.verify()` alone on pre-decoded signatures and signing inputs, with
   padding and hash objects built once: the signature alone, the baseline of issue 4.
@@ -87,6 +87,10 @@ def make_case(alg_name: str, count: int) -> Case:
 
         def raw_verify(data: bytes, sig: bytes) -> None:
             public_key.verify(sig, data, ecdsa)  # type: ignore[call-arg]
+    elif alg.padding is Padding.EDDSA:  # Ed25519 hashes inside: signature and data only
+
+        def raw_verify(data: bytes, sig: bytes) -> None:
+            public_key.verify(sig, data)  # type: ignore[call-arg]
     else:
         pad = _rsa_padding(alg)
 
@@ -319,7 +323,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, list[float]]]:
     parser.add_argument("--tokens", type=int, default=250, help="distinct tokens per algorithm")
     parser.add_argument("--repeats", type=int, default=20_000, help="verifications of one token")
     parser.add_argument("--rounds", type=int, default=31, help="short rounds: robust medians")
-    parser.add_argument("--algs", default="ES256,RS256,ES384,PS256")
+    parser.add_argument("--algs", default="ES256,EdDSA,RS256,ES384,PS256")
     parser.add_argument("--profile", action="store_true", help="also time each step of a miss")
     args = parser.parse_args(argv)
     results = {}

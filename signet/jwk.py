@@ -10,12 +10,14 @@ import hashlib
 import json
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from signet.algorithms import Algorithm, KeyFamily, algorithm_fits_key, get_algorithm
 from signet.jose import b64url_decode, b64url_encode
 
-PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+ED25519_KEY_SIZE = 32  # RFC 8037 section 2: x is the 32-byte public key
 
 _CURVE_BY_CRV: dict[str, ec.EllipticCurve] = {
     "P-256": ec.SECP256R1(),
@@ -47,6 +49,9 @@ def public_key_members(public_key: PublicKey) -> dict[str, str]:
         size = _COORDINATE_SIZE[crv]
         point = public_key.public_numbers()
         return {"crv": crv, "kty": "EC", "x": _uint_b64(point.x, size), "y": _uint_b64(point.y, size)}
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return {"crv": "Ed25519", "kty": "OKP", "x": b64url_encode(raw)}  # RFC 8037 section 2
     raise JWKError(f"unsupported public key type {type(public_key).__name__}")
 
 
@@ -91,11 +96,31 @@ def jwk_to_public_key(jwk: dict[str, Any]) -> PublicKey:
                 raise JWKError(f"unsupported curve {jwk.get('crv')!r}")
             x, y = _b64_uint(jwk, "x"), _b64_uint(jwk, "y")
             return ec.EllipticCurvePublicNumbers(x, y, curve).public_key()
+        if kty == "OKP":
+            return _okp_public_key(jwk)
     except ValueError as exc:
         if isinstance(exc, JWKError):
             raise
         raise JWKError(f"invalid {kty} public key: {exc}") from exc
     raise JWKError(f"unsupported key type {kty!r}")
+
+
+def _okp_public_key(jwk: dict[str, Any]) -> ed25519.Ed25519PublicKey:
+    """RFC 8037 section 2: Ed25519 only. Ed448 is a signature curve Signet does not verify
+    with; X25519 and X448 are for key agreement, never signatures."""
+    crv = jwk.get("crv")
+    if crv != "Ed25519":
+        raise JWKError(f"unsupported OKP curve {str(crv)[:16]!r}: only Ed25519 is supported")
+    value = jwk.get("x")
+    if not isinstance(value, str) or not value:
+        raise JWKError("JWK member 'x' missing or not a string")
+    try:
+        raw = b64url_decode(value)
+    except ValueError as exc:
+        raise JWKError("JWK member 'x' is not base64url") from exc
+    if len(raw) != ED25519_KEY_SIZE:
+        raise JWKError(f"Ed25519 'x' must be {ED25519_KEY_SIZE} bytes, got {len(raw)}")
+    return ed25519.Ed25519PublicKey.from_public_bytes(raw)
 
 
 def jwk_algorithm(jwk: dict[str, Any], public_key: PublicKey) -> Algorithm:
@@ -108,6 +133,7 @@ def jwk_algorithm(jwk: dict[str, Any], public_key: PublicKey) -> Algorithm:
     except ValueError as exc:
         raise JWKError(str(exc)) from exc
     if not algorithm_fits_key(alg, public_key):
-        kind = "RSA key of at least 2048 bits" if alg.family is KeyFamily.RSA else alg.curve_name
-        raise JWKError(f"JWK alg {name} needs a {kind}")
+        kind = {KeyFamily.RSA: "an RSA key of at least 2048 bits",
+                KeyFamily.OKP: "an OKP Ed25519 key"}.get(alg.family, f"an EC {alg.curve_name} key")
+        raise JWKError(f"JWK alg {name} needs {kind}")
     return alg

@@ -1,7 +1,8 @@
 """JWS signatures with `cryptography`: verify any Signet algorithm, sign with a local private key.
 
 The same padding rules apply everywhere: PSS salt = hash length (RFC 7518 section 3.5),
-ECDSA in fixed-width R||S form.
+ECDSA in fixed-width R||S form, Ed25519 as RFC 8037 section 3.1 has it (the 64-byte
+signature of the signing input itself, no pre-hash).
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from signet.algorithms import Algorithm, Padding
 from signet.jose import EncodingError, der_to_raw_ecdsa, raw_to_der_ecdsa
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
-PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
 
 def _rsa_padding(alg: Algorithm) -> padding.AsymmetricPadding:
@@ -26,6 +27,9 @@ def _rsa_padding(alg: Algorithm) -> padding.AsymmetricPadding:
 
 def sign(alg: Algorithm, private_key: PrivateKey, data: bytes) -> bytes:
     """Sign `data` and return the signature in JWS form."""
+    if alg.padding is Padding.EDDSA:
+        assert isinstance(private_key, ed25519.Ed25519PrivateKey)
+        return private_key.sign(data)
     if alg.padding is Padding.ECDSA:
         assert isinstance(private_key, ec.EllipticCurvePrivateKey)
         der = private_key.sign(data, ec.ECDSA(alg.new_hash()))
@@ -43,6 +47,8 @@ def verifier_for(alg: Algorithm, public_key: PublicKey) -> SignatureCheck:
     The verifier calls this once per key, not per token: building the padding and hash
     objects costs about as much as the rest of its per-token work.
     """
+    if alg.padding is Padding.EDDSA:
+        return _eddsa_check(public_key)
     hash_algorithm = alg.new_hash()
     if alg.padding is Padding.ECDSA:
         if not isinstance(public_key, ec.EllipticCurvePublicKey):
@@ -69,6 +75,23 @@ def verifier_for(alg: Algorithm, public_key: PublicKey) -> SignatureCheck:
         return True
 
     return check_rsa
+
+
+def _eddsa_check(public_key: PublicKey) -> SignatureCheck:
+    if not isinstance(public_key, ed25519.Ed25519PublicKey):
+        return _never
+    verify_eddsa = public_key.verify
+
+    def check_eddsa(data: bytes, signature: bytes) -> bool:
+        if len(signature) != 64:  # RFC 8032: R || S; OpenSSL would refuse it too, later
+            return False
+        try:
+            verify_eddsa(signature, data)
+        except InvalidSignature:
+            return False
+        return True
+
+    return check_eddsa
 
 
 def _never(data: bytes, signature: bytes) -> bool:

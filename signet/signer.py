@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from signet.jose import compact, signing_input
-from signet.keys.base import KeyBackend, KeyBackendError
+from signet.keys.base import KeyBackend, KeyBackendError, PublishedKey
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068 section 2.1 media type
 
@@ -30,6 +30,13 @@ class JwsSigner:
     async def sign_with_kid(self, claims: dict[str, Any],
                             typ: str = ACCESS_TOKEN_TYPE) -> tuple[str, str]:
         """The token and the kid that signed it (the key may rotate between two calls)."""
+        token, published = await self.sign_with_key(claims, typ)
+        return token, published.kid
+
+    async def sign_with_key(self, claims: dict[str, Any],
+                            typ: str = ACCESS_TOKEN_TYPE) -> tuple[str, PublishedKey]:
+        """The token and the key that signed it: its kid and algorithm (in delegated mode the
+        root, signing in a fallback, may have another algorithm than the ephemeral keys)."""
         key = self.backend.signing_key()
         published = key.published
         header = {"alg": published.alg.name, "kid": published.kid, "typ": typ}
@@ -37,4 +44,4 @@ class JwsSigner:
         signature = await key.sign(data)
         if not published.check(data, signature):
             raise SelfCheckFailed(f"signature by {published.kid} failed its self-check; not issued")
-        return compact(data, signature), published.kid
+        return compact(data, signature), published

@@ -41,7 +41,7 @@ def _load_key_file(path: Path, key_alg: str | None) -> dict[str, Any]:
             public_key = serialization.load_pem_public_key(raw)
         except ValueError:
             raise UsageError(f"--jwks-file {path}: not a PEM public key") from None
-        curve_algs = [a for a in ALGORITHMS.values() if a.family is KeyFamily.EC]
+        curve_algs = [a for a in ALGORITHMS.values() if a.family is not KeyFamily.RSA]
         alg = ALGORITHMS.get(key_alg or "") or next(
             (a for a in curve_algs if algorithm_fits_key(a, public_key)), None)
         if alg is None or not algorithm_fits_key(alg, public_key):

@@ -29,7 +29,8 @@ def build_backend(settings: Settings) -> KeyBackend:
 
 
 def _root_backend(settings: Settings) -> KeyBackend:
-    alg = get_algorithm(settings.signing_alg)
+    """The key that signs tokens, or in delegated mode attests the keys that do."""
+    alg = get_algorithm(settings.root_signing_alg)
     if settings.key_backend == "kms":
         return _kms_backend(settings)
     from signet.keys.local import LocalKeyBackend
@@ -42,7 +43,7 @@ def _kms_backend(settings: Settings) -> KeyBackend:
     from signet.keys.kms import KmsKeyBackend
     from signet.keys.kms_client import KmsClient
 
-    alg = get_algorithm(settings.signing_alg)
+    alg = get_algorithm(settings.root_signing_alg)  # Settings refuse one KMS cannot sign
     client = KmsClient(endpoint_url=settings.kms_endpoint_url, region=settings.kms_region,
                        timeout_seconds=settings.kms_timeout_seconds,
                        deadline_seconds=settings.kms_deadline_seconds,

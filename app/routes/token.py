@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from signet.keys.base import KeyBackendError
+from signet.keys.base import KeyBackendError, PublishedKey
 from signet.signer import JwsSigner
 
 from ..asgi.openapi_docs import TOKEN_REQUEST, TOKEN_RESPONSES
@@ -87,19 +87,19 @@ class TokenEndpoint:
             grant = grant_for(client, form, self.settings.token_lifetime_seconds,
                               self.settings.max_token_lifetime_seconds)
             claims = grant.claims(self.settings.issuer_url, int(time.time()))
-            token, kid = await self._sign(claims, client.client_id)
+            token, key = await self._sign(claims, client.client_id)
         except OAuthError as exc:
             audit.token_refused(exc, method, source)
             request.app.state.metrics.token_refused(exc.error)
             return exc.response()
-        audit.token_issued(grant, claims, kid, creds.method, source)
-        request.app.state.metrics.token_issued(self.settings.signing_alg, kid)
+        audit.token_issued(grant, claims, key.kid, creds.method, source)
+        request.app.state.metrics.token_issued(key.alg.name, key.kid)
         return JSONResponse({"access_token": token, "token_type": "Bearer",
                              "expires_in": grant.lifetime, "scope": grant.scope}, headers=NO_STORE)
 
-    async def _sign(self, claims: dict[str, object], client_id: str) -> tuple[str, str]:
+    async def _sign(self, claims: dict[str, object], client_id: str) -> tuple[str, PublishedKey]:
         try:
-            return await self.signer.sign_with_kid(claims)
+            return await self.signer.sign_with_key(claims)
         except KeyBackendError as exc:
             log.error("signing failed", extra={"fields": {"reason": str(exc), "client_id": client_id}})
             raise try_later("the signing key is unreachable; retry later",

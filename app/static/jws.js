@@ -3,7 +3,9 @@
 // load it from another origin to check that the JWKS works cross-origin.
 
 // JWS alg -> WebCrypto parameters (RFC 7518 section 3). ECDSA signatures in JWS are raw
-// R||S, exactly what WebCrypto's ECDSA verify takes; RSA-PSS salt = hash length.
+// R||S, exactly what WebCrypto's ECDSA verify takes; RSA-PSS salt = hash length. EdDSA
+// (RFC 8037, Ed25519 keys only) and its fully specified name Ed25519 (RFC 9864) are
+// WebCrypto's Ed25519: the 64-byte signature over the signing input, no pre-hash.
 const ALGORITHMS = {
   RS256: { key: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, sign: { name: "RSASSA-PKCS1-v1_5" } },
   RS384: { key: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-384" }, sign: { name: "RSASSA-PKCS1-v1_5" } },
@@ -14,6 +16,8 @@ const ALGORITHMS = {
   ES256: { key: { name: "ECDSA", namedCurve: "P-256" }, sign: { name: "ECDSA", hash: "SHA-256" } },
   ES384: { key: { name: "ECDSA", namedCurve: "P-384" }, sign: { name: "ECDSA", hash: "SHA-384" } },
   ES512: { key: { name: "ECDSA", namedCurve: "P-521" }, sign: { name: "ECDSA", hash: "SHA-512" } },
+  EdDSA: { key: { name: "Ed25519" }, sign: { name: "Ed25519" } },
+  Ed25519: { key: { name: "Ed25519" }, sign: { name: "Ed25519" } },
 };
 
 export const SUPPORTED_ALGORITHMS = Object.keys(ALGORITHMS);

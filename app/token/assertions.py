@@ -16,6 +16,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import OKPAlgorithm
 
 from .registry import Client, ClientKey
 from .replay import ReplayCache
@@ -24,6 +25,20 @@ JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 LEEWAY_SECONDS = 30
 MAX_JTI_LENGTH = 256
 REQUIRED_CLAIMS = ["iss", "sub", "aud", "exp", "jti"]
+
+
+def register_ed25519_with_pyjwt() -> None:
+    """PyJWT 2.15 knows `EdDSA` but not `Ed25519`, RFC 9864's fully specified name for the
+    same signature; a client key registered as Ed25519 must verify all the same. Only a
+    `decode` that lists Ed25519 in `algorithms` (one bound to such a key) ever uses it."""
+    if "Ed25519" not in jwt.algorithms.get_default_algorithms():
+        try:
+            jwt.register_algorithm("Ed25519", OKPAlgorithm())
+        except ValueError:
+            pass  # registered already (a module reload)
+
+
+register_ed25519_with_pyjwt()
 
 
 class AssertionRejected(Exception):

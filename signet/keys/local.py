@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from signet import signatures
 from signet.algorithms import ALGORITHMS, Algorithm, KeyFamily, algorithm_fits_key
@@ -54,6 +54,8 @@ class LocalSigningKey:
 def generate_private_key(alg: Algorithm, rsa_key_bits: int = 2048) -> signatures.PrivateKey:
     if alg.family is KeyFamily.EC:
         return ec.generate_private_key(alg.new_curve())
+    if alg.family is KeyFamily.OKP:
+        return ed25519.Ed25519PrivateKey.generate()
     return rsa.generate_private_key(public_exponent=65537, key_size=rsa_key_bits)
 
 
@@ -228,8 +230,10 @@ class LocalKeyBackend:
         except (ValueError, TypeError) as exc:
             raise KeyConfigurationError(SETTING, f"{path} is not an unencrypted PKCS#8 PEM"
                                         f" private key ({exc})") from None
-        if not isinstance(private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-            raise KeyConfigurationError(SETTING, f"{path}: only RSA and EC keys are supported")
+        if not isinstance(private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+                          | ed25519.Ed25519PrivateKey):
+            raise KeyConfigurationError(SETTING, f"{path}: only RSA, EC and Ed25519 keys are"
+                                        " supported")
         alg = self._algorithm_for(path, private_key.public_key())
         return LocalSigningKey(PublishedKey(alg, private_key.public_key()), private_key, path)
 
@@ -238,8 +242,11 @@ class LocalKeyBackend:
         if prefix in ALGORITHMS:
             alg = ALGORITHMS[prefix]
         elif isinstance(public_key, ec.EllipticCurvePublicKey):
-            alg = next((a for a in ALGORITHMS.values() if a.curve_name
+            alg = next((a for a in ALGORITHMS.values() if a.family is KeyFamily.EC
                         and a.new_curve().name == public_key.curve.name), self.alg)
+        elif isinstance(public_key, ed25519.Ed25519PublicKey):
+            # EdDSA and Ed25519 are one signature: the configured name if it is one of them.
+            alg = self.alg if self.alg.family is KeyFamily.OKP else ALGORITHMS["EdDSA"]
         elif self.alg.family is KeyFamily.RSA:
             alg = self.alg
         else:

@@ -9,16 +9,16 @@ from bench import bench_verifier
 
 def test_bench_verifier_runs(capsys: pytest.CaptureFixture[str]) -> None:
     results = bench_verifier.main(["--tokens", "8", "--repeats", "50", "--rounds", "1",
-                                   "--algs", "ES256,RS256", "--profile"])
-    assert set(results) == {"ES256", "RS256"}
+                                   "--algs", "ES256,EdDSA,RS256", "--profile"])
+    assert set(results) == {"ES256", "EdDSA", "RS256"}
     assert all(len(rates) == 1 and rates[0] > 0 for runs in results.values() for rates in runs.values())
     table = capsys.readouterr().out
-    assert "| ES256 |" in table and "| RS256 |" in table
+    assert "| ES256 |" in table and "| RS256 |" in table and "| EdDSA |" in table
     assert "RS256: microseconds per distinct token" in table and "signature check (cryptography)" in table
     assert "| floor/s | floor/raw |" in table
 
 
-@pytest.mark.parametrize("alg", ["ES256", "RS256"])
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "RS256"])
 def test_bench_floor_really_verifies(alg: str) -> None:
     """The floor is a baseline only if it does the unavoidable work: decode and verify."""
     from cryptography.exceptions import InvalidSignature

@@ -181,7 +181,7 @@ def test_cli_reports_configuration_errors_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stdout.strip().splitlines() == [
         "FAIL settings: SIGNET_SIGNING_ALG: unsupported algorithm 'none'; choose one of"
-        " RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512"]
+        " RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519"]
     ok = subprocess.run([sys.executable, "-m", "app", "check"], capture_output=True, text=True,
                         env={"PATH": "/usr/bin:/bin", "SIGNET_LOCAL_KEY_DIR": str(tmp_path)},
                         check=False, timeout=60)

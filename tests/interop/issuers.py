@@ -1,4 +1,4 @@
-"""Nine running issuers, one per algorithm Signet signs with, and a token from each over HTTP.
+"""Eleven running issuers, one per algorithm Signet signs with, and a token from each over HTTP.
 
 All issuers share one clients file (registered once with the CLI) and start together, so
 the whole matrix costs about one issuer start-up. Every verifier in tests/interop checks

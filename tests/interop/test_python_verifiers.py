@@ -59,6 +59,11 @@ VERIFIERS: dict[str, tuple[Any, type[Exception]]] = {
 }
 
 
+# authlib.jose 1.9 registers EdDSA but not RFC 9864's fully specified Ed25519 name
+# (authlib/jose/rfc8037/jws_eddsa.py); joserfc knows both.
+UNKNOWN_TO = {"authlib": {"Ed25519"}}
+
+
 @pytest.mark.parametrize("alg", list(ALGORITHMS))
 @pytest.mark.parametrize("library", list(VERIFIERS))
 def test_python_library_verifies_every_algorithm(issued: dict[str, IssuedToken],
@@ -66,6 +71,10 @@ def test_python_library_verifies_every_algorithm(issued: dict[str, IssuedToken],
                                                  library: str, alg: str) -> None:
     verify, bad_signature = VERIFIERS[library]
     token, jwks = issued[alg], jwks_by_alg[alg]
+    if alg in UNKNOWN_TO.get(library, ()):  # refused by the library itself, before any check
+        with pytest.raises(authlib_errors.UnsupportedAlgorithmError):
+            verify(token, token.token, jwks)
+        return
     assert verify(token, token.token, jwks)["sub"] == CLIENT_ID
     with pytest.raises(bad_signature):
         verify(token, tamper_signature(token.token), jwks)

@@ -105,6 +105,22 @@ def test_attestation_naming_another_issuer_is_refused() -> None:
     assert reason(attest(key, issuer="https://evil.example"), key) == "wrong_issuer"
 
 
+@pytest.mark.parametrize(("root_alg", "key_alg"), [("ES256", "EdDSA"), ("EdDSA", "EdDSA"),
+                                                  ("Ed25519", "ES256"), ("PS256", "Ed25519")])
+def test_eddsa_roots_and_keys_attest_and_are_attested(root_alg: str, key_alg: str) -> None:
+    """Delegated mode with EdDSA on either side: an ES256 KMS root over local Ed25519 keys,
+    or a local Ed25519 root; the attestation binds the key's algorithm name too."""
+    root, key = Pair(ALGORITHMS[root_alg]), Pair(ALGORITHMS[key_alg])
+    result = verify_attestation(attest(key, root), roots(root), ISSUER, key.jwk, NOW)
+    assert (result.kid, result.root_kid) == (key.published.kid, root.published.kid)
+    if key_alg in ("EdDSA", "Ed25519"):
+        other = "Ed25519" if key_alg == "EdDSA" else "EdDSA"
+        relabelled = {**key.jwk, "alg": other}
+        with pytest.raises(AttestationError) as info:
+            verify_attestation(attest(key, root, jwk=relabelled), roots(root), ISSUER, key.jwk, NOW)
+        assert info.value.reason == "key_mismatch"
+
+
 def test_attestation_of_another_key_is_refused() -> None:
     key, other = Pair(), Pair()
     assert reason(attest(other), key) == "key_mismatch"

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from signet import signatures
 from signet.algorithms import ALGORITHMS
+from signet.jwk import thumbprint
 from signet.keys.base import KeyConfigurationError
 from signet.keys.local import LocalKeyBackend
 
@@ -82,6 +83,34 @@ async def test_key_that_does_not_fit_its_named_alg_is_refused(tmp_path: Path) ->
     _write(tmp_path / "ES384-x.pem", ec.generate_private_key(ec.SECP256R1()))
     with pytest.raises(KeyConfigurationError, match="does not fit ES384"):
         await LocalKeyBackend(tmp_path, ALGORITHMS["ES256"]).open()
+
+
+@pytest.mark.parametrize(("configured", "name", "expected"), [
+    ("EdDSA", "imported.pem", "EdDSA"), ("Ed25519", "imported.pem", "Ed25519"),
+    ("ES256", "imported.pem", "EdDSA"), ("EdDSA", "Ed25519-imported.pem", "Ed25519")])
+async def test_operator_supplied_ed25519_keys_sign_under_the_name_they_are_given(
+        tmp_path: Path, configured: str, name: str, expected: str) -> None:
+    """An Ed25519 PEM says its curve; EdDSA or Ed25519 comes from the file name, else from
+    SIGNET_SIGNING_ALG when that is one of the two, else EdDSA (RFC 8037's name)."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    _write(tmp_path / name, key)
+    backend = LocalKeyBackend(tmp_path, ALGORITHMS[configured])
+    await backend.open()
+    kid = thumbprint(key.public_key())
+    (published,) = [k for k in backend.published_keys() if k.kid == kid]
+    assert published.alg.name == expected and published.jwk["crv"] == "Ed25519"
+    if configured == expected:
+        signing = backend.signing_key()
+        signature = await signing.sign(b"data")
+        assert signing.published.kid == published.kid and published.check(b"data", signature)
+
+
+async def test_an_ed448_key_file_is_refused_by_name(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed448
+
+    _write(tmp_path / "EdDSA-448.pem", ed448.Ed448PrivateKey.generate())
+    with pytest.raises(KeyConfigurationError, match="only RSA, EC and Ed25519 keys"):
+        await LocalKeyBackend(tmp_path, ALGORITHMS["EdDSA"]).open()
 
 
 async def test_garbage_file_is_named(tmp_path: Path) -> None:

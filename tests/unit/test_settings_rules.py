@@ -40,3 +40,41 @@ def test_a_well_formed_admin_token_and_zero_durations_are_accepted(monkeypatch: 
     settings = load_settings()
     assert settings.admin_token is not None and settings.admin_token.get_secret_value() == GOOD_TOKEN
     assert settings.verifier_leeway.total_seconds() == 0
+
+
+@pytest.mark.parametrize("alg", ["EdDSA", "Ed25519"])
+@pytest.mark.parametrize(("env", "variable"), [
+    ({"SIGNET_KEY_BACKEND": "kms"}, "SIGNET_SIGNING_ALG"),
+    ({"SIGNET_KEY_BACKEND": "kms", "SIGNET_KMS_KEY_ID": "alias/root"}, "SIGNET_SIGNING_ALG"),
+    ({"SIGNET_KEY_BACKEND": "kms", "SIGNET_SIGNING_MODE": "delegated"}, "SIGNET_DELEGATED_ROOT_ALG"),
+])
+def test_kms_cannot_sign_eddsa_and_start_up_says_which_setting(
+        monkeypatch: pytest.MonkeyPatch, alg: str, env: dict[str, str], variable: str) -> None:
+    """botocore 1.40.61 (the SDK aioboto3 15.5.0 pins) knows no Ed25519 key spec: refused at
+    start-up, not at the first key creation, naming the setting to change."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("SIGNET_SIGNING_ALG", alg)
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert message.startswith(f"{variable}: {alg} cannot be signed by AWS KMS"), message
+    assert "botocore 1.40.61" in message and "ECC_NIST_EDWARDS25519" in message
+
+
+def test_eddsa_is_issued_by_local_keys_and_under_a_kms_root_in_delegated_mode(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNET_SIGNING_ALG", "EdDSA")
+    local = load_settings()
+    assert (local.signing_alg, local.root_signing_alg) == ("EdDSA", "EdDSA")
+    monkeypatch.setenv("SIGNET_KEY_BACKEND", "kms")
+    monkeypatch.setenv("SIGNET_SIGNING_MODE", "delegated")
+    monkeypatch.setenv("SIGNET_DELEGATED_ROOT_ALG", "ES256")
+    delegated = load_settings()
+    assert (delegated.signing_alg, delegated.root_signing_alg) == ("EdDSA", "ES256")
+    monkeypatch.setenv("SIGNET_SIGNING_MODE", "kms")  # the root alg means nothing outside delegated
+    with pytest.raises(ConfigurationError, match="^SIGNET_SIGNING_ALG: EdDSA cannot"):
+        load_settings()
+    monkeypatch.setenv("SIGNET_DELEGATED_ROOT_ALG", "HS256")
+    with pytest.raises(ConfigurationError, match="^SIGNET_DELEGATED_ROOT_ALG: unsupported algorithm"):
+        load_settings()
