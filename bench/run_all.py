@@ -9,7 +9,16 @@ import argparse
 import statistics
 import sys
 
-from bench import bench_delegated, bench_issuer, bench_memory, bench_verifier, bench_verifier_http
+from bench import (
+    bench_delegated,
+    bench_issuer,
+    bench_memory,
+    bench_middleware,
+    bench_token_path,
+    bench_verifier,
+    bench_verifier_http,
+    bench_workers,
+)
 from bench.plots import write_plots
 from bench.report import Figure, markdown_table, write_results
 
@@ -56,9 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     figures += bench_memory.run(tokens=20_000 if args.quick else 1_000_000,
                                 control=3_000 if args.quick else 20_000)
     seconds, rounds = (1.0, 1) if args.quick else (3.0, 3)
+    figures += bench_middleware.run(requests=500 if args.quick else 4000, rounds=1 if args.quick else 7)
     figures += bench_verifier_http.run(seconds, rounds, tokens_per_round=10_000 if args.quick else 30_000)
     figures += bench_issuer.run(seconds=seconds, rounds=rounds)
+    figures += bench_token_path.run(requests=200 if args.quick else 1500, rounds=1 if args.quick else 5)
     figures += bench_delegated.run(seconds=seconds, rounds=rounds)
+    figures += bench_workers.run(seconds=seconds, rounds=2 if not args.quick else 1,
+                                 tokens_per_run=40_000 if not args.quick else 15_000)
     # A quick run only proves the bench works: it must not replace the published table.
     name = "quick" if args.quick else "latest"
     path = write_results(figures, name=name)
