@@ -48,6 +48,8 @@ def _joserfc(jwk: dict[str, Any], alg: str, issuer: str, audience: str) -> Verif
 
 
 def _authlib(jwk: dict[str, Any], alg: str, issuer: str, audience: str) -> Verify:
+    import authlib.deprecate  # noqa: F401 - its "always" filter first, so ours below wins
+
     with warnings.catch_warnings():  # authlib.jose points users at joserfc; still widely used
         warnings.simplefilter("ignore")
         from authlib.jose import JsonWebKey, JsonWebToken
