@@ -66,4 +66,3 @@ def _run_workers(config: uvicorn.Config) -> int:
     if any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
         return STARTUP_FAILURE
     return 0
-
