@@ -173,6 +173,30 @@ def compare(name: str, signet_url: str, baseline_url: str, baseline_name: str, t
                          "baseline_latency": [vars(x) for x in baseline]})
 
 
+LOAD_LEVELS = (1, 8, 64)
+
+
+def latency_figures(name: str, signet_url: str, baseline_url: str, baseline_name: str,
+                    seconds: float, script: Callable[[], tuple[Path | None, list[str] | None]],
+                    pids: tuple[int, int]) -> list[Figure]:
+    """p50 and p99 at each of LOAD_LEVELS concurrent connections, Signet then its baseline
+    at each level (informational: the figure is the p99, lower is better). `script` gives
+    the wrk script and its arguments for one run (a fresh token list, say)."""
+    figures = []
+    for level in LOAD_LEVELS:
+        signet_script, signet_args = script()
+        signet = wrk(signet_url, level, seconds, signet_script, signet_args, server_pid=pids[0])
+        baseline_script, baseline_args = script()
+        baseline = wrk(baseline_url, level, seconds, baseline_script, baseline_args, server_pid=pids[1])
+        require_no_errors([signet, baseline], f"{name} at concurrency {level}")
+        figures.append(Figure(
+            f"{name}, p99 latency at concurrency {level}", "ms", [signet.p99_ms], [baseline.p99_ms],
+            baseline_name, notes=f"informational; p50 {signet.p50_ms:.2f} vs {baseline.p50_ms:.2f} ms,"
+            f" {signet.rps:,.0f} vs {baseline.rps:,.0f} req/s" + cpu_note([signet], [baseline]),
+            at_most=True, extra={"signet_latency": [vars(signet)], "baseline_latency": [vars(baseline)]}))
+    return figures
+
+
 def cpu_note(signet: list[Load], baseline: list[Load]) -> str:
     """Server CPU per request, medians over rounds, and their ratio (baseline / Signet)."""
     a_all = [x.server_cpu_us for x in signet if x.server_cpu_us]
@@ -263,6 +287,10 @@ def run(seconds: float, rounds: int) -> list[Figure]:
             "/token, local ES256 key", base + "/token", bare_url + "/token",
             "bare FastAPI + cryptography ES256", 0.7, rounds, seconds, script,
             (issuer.process.pid, bare.process.pid)))
+        figures += latency_figures(
+            "/token, local ES256 key", base + "/token", bare_url + "/token",
+            "bare FastAPI + cryptography ES256", max(1.0, seconds / 2), lambda: (script, None),
+            (issuer.process.pid, bare.process.pid))
         figures.append(compare(
             "GET /.well-known/jwks.json", base + "/.well-known/jwks.json", bare_url + "/jwks",
             "bare endpoint, same bytes", 0.9, rounds, seconds, pids=(issuer.process.pid, bare.process.pid)))

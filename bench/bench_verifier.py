@@ -11,16 +11,18 @@
 - Signet distinct: `Verifier.verify_sync` over N different tokens (a fresh verifier per
   round, so the verified-token cache never hits; the header cache may).
 - PyJWT: `jwt.decode` with a cached `PyJWK`, checking the same claims.
+- peers (bench/peers.py): PyJWT, joserfc, authlib, jwcrypto and python-jose, each checking
+  signature, algorithm, `iss`, `aud` and `exp`, each proven to refuse a bad signature, issuer,
+  audience and exp before it is timed; Signet and the peers run interleaved, round by round.
 - Signet repeated: one token verified again and again (the verified-token cache).
 
 Rates are per CPU-second of the measuring thread (`time.thread_time`), so other processes
 on a shared machine do not stretch them; they are medians over rounds (min-max in brackets). Ratios are
 medians of per-round ratios; each round measures the raw baseline before and after the
 other columns, so a ratio compares runs made under the same load.
-Targets (issue 4): distinct >= 0.85x raw, repeated >= 20x raw, both above PyJWT. In a run
-where the floor itself is below 0.85x raw (RS256, PS256: an RSA verify costs so little that
-decoding the token is a large part of it), the table says so: no Python verifier could have
-met the target in that run.
+Targets: distinct >= 0.9x the Python floor (raw is shown, informational: for RSA the
+signature costs so little that decoding any token is a large share), repeated >= 20x raw,
+distinct ahead of every peer.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import msgspec
 from cryptography.hazmat.primitives.asymmetric import ec
 from pybase64 import b64decode
 
+from bench import peers
 from signet.algorithms import ALGORITHMS, Algorithm, Padding
 from signet.jose import compact, raw_to_der_ecdsa, signing_input
 from signet.jwk import public_key_to_jwk
@@ -51,7 +54,8 @@ from signet.verifier.token import decode_segment, json_object, split
 
 ISSUER = "https://issuer.bench.example"
 AUDIENCE = "api://bench"
-DISTINCT_TARGET, REPEATED_TARGET = 0.85, 20.0
+# Distinct tokens: at least 0.9x the Python floor (the restated target; raw is informational).
+REPEATED_TARGET, FLOOR_TARGET = 20.0, 0.9
 
 
 @dataclass
@@ -63,6 +67,8 @@ class Case:
     raw_verify: Callable[[bytes, bytes], None]
     pyjwt_key: jwt.PyJWK
     floor_verify: Callable[[str], Any]
+    jwk: dict[str, Any]
+    bad: dict[str, str]  # what is wrong -> a token every verifier must refuse
 
 
 def make_case(alg_name: str, count: int) -> Case:
@@ -72,11 +78,17 @@ def make_case(alg_name: str, count: int) -> Case:
     jwk = public_key_to_jwk(public_key, alg)
     now = int(time.time())
     tokens, raw_inputs = [], []
-    for i in range(count):
+    header = {"alg": alg.name, "kid": jwk["kid"], "typ": "at+jwt"}
+
+    def mint(i: int, **changes: Any) -> tuple[bytes, bytes]:
         claims = {"iss": ISSUER, "sub": f"client-{i}", "client_id": f"client-{i}", "aud": AUDIENCE,
-                  "iat": now, "nbf": now, "exp": now + 3600, "jti": f"bench-{i:08d}", "scope": "read"}
-        data = signing_input({"alg": alg.name, "kid": jwk["kid"], "typ": "at+jwt"}, claims)
-        signature = sign(alg, private_key, data)
+                  "iat": now, "nbf": now, "exp": now + 3600, "jti": f"bench-{i:08d}", "scope": "read",
+                  **changes}
+        data = signing_input(header, claims)
+        return data, sign(alg, private_key, data)
+
+    for i in range(count):
+        data, signature = mint(i)
         tokens.append(compact(data, signature))
         # cryptography verifies ECDSA in DER: converted here, outside the timed baseline.
         ecdsa = alg.padding is Padding.ECDSA
@@ -98,8 +110,14 @@ def make_case(alg_name: str, count: int) -> Case:
             public_key.verify(sig, data, pad, hash_algorithm)  # type: ignore[call-arg]
     floor = floor_verifier(alg, raw_verify)
     assert floor(tokens[0])["jti"] == "bench-00000000"  # it decodes, and raw_verify raises if bad
+    data, signature = mint(0)
+    forged = bytes([signature[0] ^ 1]) + signature[1:]
+    bad = {"a bad signature": compact(data, forged),
+           "a wrong issuer": compact(*mint(0, iss="https://other.example")),
+           "a wrong audience": compact(*mint(0, aud="api://other")),
+           "an expired exp": compact(*mint(0, iat=now - 7200, nbf=now - 7200, exp=now - 3600))}
     return Case(alg, json.dumps({"keys": [jwk]}), tokens, raw_inputs, raw_verify, jwt.PyJWK(jwk),
-                floor)
+                floor, jwk, bad)
 
 
 def floor_verifier(alg: Algorithm, raw_verify: Callable[[bytes, bytes], None]) -> Callable[[str], Any]:
@@ -221,6 +239,39 @@ def measure(case: Case, repeats: int, rounds: int) -> dict[str, list[float]]:
     return runs
 
 
+def peer_verifiers(case: Case) -> dict[str, Callable[[str], Any]]:
+    """Every peer of bench/peers.py that implements the algorithm, each first proven to
+    refuse what Signet refuses (Signet too), so none is timed doing less."""
+    signet = new_verifier(case).verify_sync
+    peers.prove("Signet", signet, case.tokens[0], case.bad)
+    built = {}
+    for name in peers.PEERS:
+        verify = peers.build(name, case.jwk, case.alg.name, ISSUER, AUDIENCE)
+        if verify is not None:
+            peers.prove(name, verify, case.tokens[0], case.bad)
+            built[name] = verify
+    return built
+
+
+def measure_peers(case: Case, rounds: int) -> dict[str, list[float]]:
+    """Rates of Signet and every peer over the same tokens, interleaved round by round;
+    `<name>_ratio` is Signet / peer within each round."""
+    verifiers = peer_verifiers(case)
+    runs: dict[str, list[float]] = {"signet": []}
+    tokens = case.tokens
+    for _ in range(rounds):
+        signet = run_signet(case)
+        runs["signet"].append(signet)
+        for name, verify in verifiers.items():
+            def loop(verify: Callable[[str], Any] = verify) -> None:
+                for token in tokens:
+                    verify(token)
+            peer = rate(len(tokens), loop)
+            runs.setdefault(name, []).append(peer)
+            runs.setdefault(f"{name}_ratio", []).append(signet / peer)
+    return runs
+
+
 def _fmt(values: list[float]) -> str:
     return f"{statistics.median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f})"
 
@@ -238,11 +289,9 @@ def report(results: dict[str, dict[str, list[float]]]) -> str:
         pyjwt_ratio = statistics.median(runs["pyjwt_ratio"])
         floor_ratio = statistics.median(runs["floor_ratio"])
         repeated_vs_pyjwt = statistics.median(runs["repeated"]) / statistics.median(runs["pyjwt"])
-        met = [distinct_ratio >= DISTINCT_TARGET, repeated_ratio >= REPEATED_TARGET, pyjwt_ratio > 1,
-               repeated_vs_pyjwt > 1]
+        met = [statistics.median(runs["signet_floor_ratio"]) >= FLOOR_TARGET,
+               repeated_ratio >= REPEATED_TARGET, pyjwt_ratio > 1, repeated_vs_pyjwt > 1]
         verdict = "all met" if all(met) else "NOT MET: " + _missed(met)
-        if floor_ratio < DISTINCT_TARGET:
-            verdict += f" (the floor itself is {floor_ratio:.2f}x raw: {DISTINCT_TARGET}x unreachable)"
         lines.append(
             f"| {alg} | {_fmt(runs['raw'])} | {_fmt(runs['floor'])} | {floor_ratio:.2f}x"
             f" | {_fmt(runs['signet'])} | {distinct_ratio:.2f}x"
@@ -313,7 +362,7 @@ def _without_signature_check(verifier: Verifier) -> Verifier:
 
 
 def _missed(met: list[bool]) -> str:
-    names = [f"distinct>={DISTINCT_TARGET}x raw", f"repeated>={REPEATED_TARGET:g}x raw",
+    names = [f"distinct>={FLOOR_TARGET}x floor", f"repeated>={REPEATED_TARGET:g}x raw",
              "distinct>PyJWT", "repeated>PyJWT"]
     return ", ".join(name for name, ok in zip(names, met, strict=True) if not ok)
 
@@ -324,6 +373,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, list[float]]]:
     parser.add_argument("--repeats", type=int, default=20_000, help="verifications of one token")
     parser.add_argument("--rounds", type=int, default=31, help="short rounds: robust medians")
     parser.add_argument("--algs", default="ES256,EdDSA,RS256,ES384,PS256")
+    parser.add_argument("--peer-rounds", type=int, default=5,
+                        help="rounds of Signet against every peer library (0: none)")
     parser.add_argument("--profile", action="store_true", help="also time each step of a miss")
     args = parser.parse_args(argv)
     results = {}
@@ -332,9 +383,18 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, list[float]]]:
         count = max(1, args.tokens // 2) if alg in ("ES384", "ES512") else args.tokens
         case = make_case(alg, count)
         results[alg] = measure(case, args.repeats, args.rounds)
+        if args.peer_rounds:
+            for name, values in measure_peers(case, args.peer_rounds).items():
+                results[alg][f"peer:{name}"] = values
     print(f"Verifier, in process, medians of {args.rounds} rounds (min-max);"
           f" {args.tokens} distinct tokens ({max(1, args.tokens // 2)} for ES384), {args.repeats} repeats")
     print(report(results))
+    for alg, runs in results.items():
+        names = [k[5:] for k in runs if k.startswith("peer:") and not k.endswith("_ratio")
+                 and k != "peer:signet"]
+        if names:
+            print(f"{alg}: Signet / peer, medians of per-round ratios: " + ", ".join(
+                f"{n} {statistics.median(runs[f'peer:{n}_ratio']):.2f}x" for n in names))
     if args.profile:
         for alg in args.algs.split(","):
             steps = profile(make_case(alg, args.tokens // 2 if alg in ("ES384", "ES512") else args.tokens),

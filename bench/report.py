@@ -57,7 +57,7 @@ def markdown_table(figures: list[Figure]) -> str:
     for f in figures:
         target = "-" if f.target is None else f"{'<=' if f.at_most else '>='} {f.target:g}x"
         met = {None: "-", True: "yes", False: "**no**"}[f.met]
-        digits = 1 if f.unit == "MB" else 0
+        digits = {"MB": 1, "ms": 2, "us": 1}.get(f.unit, 0)
         lines.append(
             f"| {f.name} ({f.unit}) | {_span(f.signet, digits)} | {f.baseline_name}:"
             f" {_span(f.baseline, digits)}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 
 from signet import __version__
@@ -35,10 +36,16 @@ def serve(settings: Settings, args: argparse.Namespace, extra_lines: tuple[str, 
               " and failures past SIGNET_AUTH_FAILURES_PER_ADDRESS refuse all of them that are"
               " unknown or failing. Use --proxy-headers with FORWARDED_ALLOW_IPS set to the"
               " proxy's addresses.", file=sys.stderr, flush=True)
+    workers = getattr(args, "workers", 1)
+    if workers > 1 and not settings.redis_url:
+        print(f"signet: warning: {workers} workers without SIGNET_REDIS_URL: each worker counts"
+              " failed client authentications and remembers client assertion jtis on its own,"
+              " as separate replicas would (set SIGNET_REDIS_URL to share them).",
+              file=sys.stderr, flush=True)
     from ..server.http_protocol import bounded_protocol
 
     return run_issuer(settings.host, settings.port, settings.shutdown_grace_seconds,
-                      log_level=settings.log_level, proxy_headers=args.proxy_headers,
+                      workers=workers, log_level=settings.log_level, proxy_headers=args.proxy_headers,
                       http=bounded_protocol(settings.max_header_bytes,
                                             settings.request_read_timeout_seconds))
 
@@ -81,6 +88,18 @@ def _jwks(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def worker_count(value: str) -> int:
+    """`--workers`: a positive number, or `auto` for the cores this process may run on."""
+    if value == "auto":
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive number or auto, not {value!r}")
+    return int(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="signet", description="Signet issuer. Configured by SIGNET_* environment variables.")
@@ -92,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=text)
         command.add_argument("--proxy-headers", action="store_true",
                              help="trust X-Forwarded-* from the proxy in front")
+        if name == "serve":
+            command.add_argument("--workers", type=worker_count, default=1, metavar="N|auto",
+                                 help="worker processes on one socket (default 1; auto: one per"
+                                      " core this process may use)")
         command.set_defaults(handler=handler)
     commands.add_parser("jwks", help="print the JWKS the issuer would publish").set_defaults(
         handler=_jwks)

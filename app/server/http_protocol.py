@@ -21,7 +21,9 @@ front (docs/threat-model.md).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import re
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -126,8 +128,28 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
+# The class of each pair of bounds is named after them, so a worker process (`--workers`,
+# which receives its uvicorn config pickled) finds the same class by name in this module.
+_NAMED = re.compile(r"BoundedHttpToolsProtocol_(\d+)_(\d+)ms")
+
+
 def bounded_protocol(max_header_bytes: int, read_timeout: float = 10.0) -> type[BoundedHttpToolsProtocol]:
     """The protocol class for uvicorn's `http=`, bounded for this SIGNET_MAX_HEADER_BYTES and
-    SIGNET_REQUEST_READ_TIMEOUT_SECONDS."""
-    return type("BoundedHttpToolsProtocol", (BoundedHttpToolsProtocol,),
-                {"max_head_bytes": head_limit(max_header_bytes), "read_timeout": read_timeout})
+    SIGNET_REQUEST_READ_TIMEOUT_SECONDS (to the millisecond)."""
+    return _bounded(max_header_bytes, max(1, round(read_timeout * 1000)))
+
+
+@functools.cache
+def _bounded(max_header_bytes: int, read_timeout_ms: int) -> type[BoundedHttpToolsProtocol]:
+    name = f"BoundedHttpToolsProtocol_{max_header_bytes}_{read_timeout_ms}ms"
+    return type(name, (BoundedHttpToolsProtocol,), {
+        "max_head_bytes": head_limit(max_header_bytes), "read_timeout": read_timeout_ms / 1000,
+        "__module__": __name__, "__qualname__": name})
+
+
+def __getattr__(name: str) -> type[BoundedHttpToolsProtocol]:
+    """A bounded class by its name: how pickle finds it again in a worker process."""
+    found = _NAMED.fullmatch(name)
+    if found is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _bounded(int(found[1]), int(found[2]))

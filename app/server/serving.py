@@ -43,12 +43,18 @@ class GracefulServer(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def run_issuer(host: str, port: int, grace_seconds: float, **options: Any) -> int:
+def run_issuer(host: str, port: int, grace_seconds: float, workers: int = 1, **options: Any) -> int:
     """Serve app.main:app until a signal; 0 once drained (uvicorn cancels requests still
     running after `grace_seconds`, so shutdown is bounded). The app is named after this
-    package: `app` in the repository, `signet_issuer` in the installed wheel."""
+    package: `app` in the repository, `signet_issuer` in the installed wheel.
+
+    With `workers` > 1, uvicorn's supervisor binds the socket once and runs that many worker
+    processes on it, each a whole issuer (its own event loop, caches and signing key handle);
+    SIGTERM to the supervisor drains every worker within `grace_seconds`, then it exits 0."""
     config = uvicorn.Config(f"{SERVICE_PACKAGE}.main:app", host=host, port=port,
-                            timeout_graceful_shutdown=grace_seconds, **options)
+                            timeout_graceful_shutdown=grace_seconds, workers=workers, **options)
+    if workers > 1:
+        return _run_workers(config)
     server = GracefulServer(config)
     try:
         server.run()
@@ -57,3 +63,16 @@ def run_issuer(host: str, port: int, grace_seconds: float, **options: Any) -> in
             return STARTUP_FAILURE
         raise
     return 0 if server.started else STARTUP_FAILURE
+
+
+def _run_workers(config: uvicorn.Config) -> int:
+    from uvicorn.supervisors import Multiprocess
+
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    # A worker that could not start stops the supervisor (uvicorn does not restart it); the
+    # worker exits with uvicorn's own code for that, the supervisor with Signet's.
+    if any(process.exitcode in (UVICORN_STARTUP_FAILURE, STARTUP_FAILURE)
+           for process in supervisor.processes):
+        return STARTUP_FAILURE
+    return 0

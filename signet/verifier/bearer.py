@@ -24,6 +24,15 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip(" ")
 
 
+def header_token(value: bytes) -> str | None:
+    """`bearer_token` of a raw header value, as the ASGI server passes it: the usual
+    `Bearer <token>` is read from the bytes directly, anything else decoded and read by
+    `bearer_token` (same answer either way)."""
+    if value[:7] in (b"Bearer ", b"bearer "):
+        return value[7:].strip(b" ").decode("latin-1")
+    return bearer_token(value.decode("latin-1"))
+
+
 def challenge(error: str | None = None, description: str | None = None, *,
               scope: str | None = None, realm: str | None = None) -> str:
     """A `WWW-Authenticate` value; with no error attribute when no token was sent (section 3.1)."""

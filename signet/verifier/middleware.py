@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from signet.verifier.bearer import bearer_token, error_response, missing_token_response
+from signet.verifier.bearer import error_response, header_token, missing_token_response
 from signet.verifier.errors import MalformedToken, SignetError
 from signet.verifier.lazy import LazyVerifier
 from signet.verifier.verifier import Verifier
@@ -58,12 +58,15 @@ class SignetAuthMiddleware:
                 self._prefixes and path.startswith(self._prefixes)):
             await self.app(scope, receive, send)
             return
-        authorizations = [v for k, v in scope.get("headers", ()) if k == b"authorization"]
-        token = bearer_token(authorizations[0].decode("latin-1")) if len(authorizations) == 1 else None
-        if len(authorizations) > 1:
-            await self._refuse(scope, send, error_response(MalformedToken("several Authorization headers"),
-                                                           self._realm))
-            return
+        authorization = None
+        for name, value in scope.get("headers", ()):  # raw (lower-cased) names: no Headers object
+            if name == b"authorization":
+                if authorization is not None:
+                    await self._refuse(scope, send, error_response(
+                        MalformedToken("several Authorization headers"), self._realm))
+                    return
+                authorization = value
+        token = header_token(authorization) if authorization is not None else None
         if token is None:
             await self._refuse(scope, send, missing_token_response(self._realm))
             return

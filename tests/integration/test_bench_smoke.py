@@ -9,13 +9,30 @@ from bench import bench_verifier
 
 def test_bench_verifier_runs(capsys: pytest.CaptureFixture[str]) -> None:
     results = bench_verifier.main(["--tokens", "8", "--repeats", "50", "--rounds", "1",
-                                   "--algs", "ES256,EdDSA,RS256", "--profile"])
+                                   "--peer-rounds", "1", "--algs", "ES256,EdDSA,RS256", "--profile"])
     assert set(results) == {"ES256", "EdDSA", "RS256"}
     assert all(len(rates) == 1 and rates[0] > 0 for runs in results.values() for rates in runs.values())
     table = capsys.readouterr().out
     assert "| ES256 |" in table and "| RS256 |" in table and "| EdDSA |" in table
     assert "RS256: microseconds per distinct token" in table and "signature check (cryptography)" in table
     assert "| floor/s | floor/raw |" in table
+    for peer in ("PyJWT", "joserfc", "authlib", "jwcrypto", "python-jose"):
+        assert f"peer:{peer}" in results["RS256"], peer
+        assert f" {peer} " in table
+
+
+@pytest.mark.parametrize("alg", ["ES256", "PS256"])
+def test_bench_peers_refuse_what_signet_refuses(alg: str) -> None:
+    """A peer is timed only once it refused a bad signature, issuer, audience and exp; one
+    that accepts any of them (here: a verify that checks nothing) stops the bench."""
+    case = bench_verifier.make_case(alg, 2)
+    built = bench_verifier.peer_verifiers(case)
+    assert set(built) >= {"PyJWT", "joserfc", "authlib", "jwcrypto"}
+    assert ("python-jose" in built) == (alg == "ES256")  # python-jose has no PS256
+    from bench import peers
+
+    with pytest.raises(SystemExit, match="accepted a token with a bad signature"):
+        peers.prove("lax", lambda token: {"sub": "x"}, case.tokens[0], case.bad)
 
 
 @pytest.mark.parametrize("alg", ["ES256", "EdDSA", "RS256"])
