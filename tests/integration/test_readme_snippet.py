@@ -75,6 +75,8 @@ def test_the_snippet_protects_a_service_with_live_issuer_tokens(tmp_path: Path) 
         missing_scope = httpx.get(url, headers={"Authorization": f"Bearer {token('profile')}"})
         assert missing_scope.status_code == 403
         assert 'error="insufficient_scope"' in missing_scope.headers["www-authenticate"]
+        # The app calls no install_error_handler: the 403 body is flat all the same.
+        assert missing_scope.json()["error"] == "insufficient_scope", missing_scope.text
         no_token = httpx.get(url)
         assert no_token.status_code == 401
         assert no_token.headers["www-authenticate"].startswith("Bearer")
