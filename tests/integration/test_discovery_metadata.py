@@ -215,3 +215,20 @@ def test_no_authorization_endpoint_so_response_type_none(issuer: Issuer) -> None
     assert document["request_uri_parameter_supported"] is False
     for path in ("/authorize", "/oauth2/authorize"):
         assert httpx.get(issuer.base + path, params={"response_type": "none"}, timeout=10).status_code == 404
+
+
+def test_a_kms_backend_lists_what_its_key_signs_with(make_issuer: Callable[..., RunningIssuer],
+                                                     moto_endpoint: str, kms: Any) -> None:
+    """The KMS backend (moto over HTTP): an RSA key signing PS256 is what discovery lists."""
+    key_id = kms.create_key(KeyUsage="SIGN_VERIFY", KeySpec="RSA_2048")["KeyMetadata"]["KeyId"]
+    running = make_issuer({"SIGNET_KEY_BACKEND": "kms", "SIGNET_KMS_KEY_ID": key_id,
+                           "SIGNET_KMS_ENDPOINT_URL": moto_endpoint, "SIGNET_KMS_REGION": "us-east-1",
+                           "SIGNET_SIGNING_ALG": "PS256"},
+                          {"secret": ("--scope", "read", "--audience", AUD)})
+    document = httpx.get(running.base + PATHS[0], timeout=10).json()
+    AuthorizationServerMetadata(document).validate()
+    OpenIDProviderMetadata(document).validate()
+    token = post_token(running.base, CC, auth=("secret", running.secrets["secret"])).json()["access_token"]
+    assert jwt.get_unverified_header(token)["alg"] == "PS256"
+    assert document["access_token_signing_alg_values_supported"] == ["PS256"]
+    assert document["id_token_signing_alg_values_supported"] == ["PS256", "RS256"]
