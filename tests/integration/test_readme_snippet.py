@@ -3,6 +3,7 @@ extracted, served by uvicorn, and called with tokens from a live issuer. No mock
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -203,3 +204,25 @@ def test_the_issuers_file_example_is_a_valid_file(tmp_path: Path) -> None:
     assert [(t.issuer.split("/")[2], t.profile.name) for t in settings.trusted_issuers] == [
         ("login.microsoftonline.com", "entra"), ("cognito-idp.eu-west-1.amazonaws.com", "cognito"),
         ("keycloak.example", "keycloak")]
+
+
+def test_the_verifier_api_listing_compiles_and_its_imports_exist() -> None:
+    """A listing to copy from, not a program (it uses the reader's `app` and `token`): it
+    parses (top-level await allowed), and what it imports and calls exists."""
+    import ast
+
+    listing = snippet("docs/verifier.md", "## The verifier API")
+    tree = compile(listing, "verifier.md", "exec", flags=ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    namespace: dict[str, object] = {}
+    for node in ast.walk(tree):  # type: ignore[arg-type]
+        if isinstance(node, ast.ImportFrom):
+            exec(compile(ast.Module([node], []), "verifier.md", "exec"), namespace)  # noqa: S102
+    assert {"SignetAuthMiddleware", "Verifier", "require_scopes", "require_token"} <= set(namespace)
+    # Its `verifier = Verifier(...)` line builds a verifier (no I/O until it verifies).
+    built = [node for node in tree.body if isinstance(node, ast.Assign)  # type: ignore[attr-defined]
+             and isinstance(node.value, ast.Call) and getattr(node.value.func, "id", "") == "Verifier"]
+    assert len(built) == 1
+    exec(compile(ast.Module(built, []), "verifier.md", "exec"), namespace)  # noqa: S102
+    verifier = namespace["verifier"]
+    assert all(callable(getattr(verifier, name)) for name in ("verify", "verify_sync", "aclose"))
+    asyncio.run(verifier.aclose())  # type: ignore[attr-defined]
