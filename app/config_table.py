@@ -103,10 +103,11 @@ ISSUER_MEANINGS: dict[str, str] = {
     "SIGNET_VERIFIER_MAX_CACHE_SECONDS": (
         "The longest any verifier caches the JWKS (the verifier setting of the same name). A new "
         "key is published at least this long (or `SIGNET_JWKS_MAX_AGE`, whichever is longer, plus "
-        "the ring reload interval) before it signs."),
+        "the ring reload interval) before it signs. 0.1 s to 7 days, read exactly as verifiers read "
+        "it."),
     "SIGNET_VERIFIER_LEEWAY": (
         "Clock skew verifiers accept on `exp`/`nbf`; a retired key stays published this much "
-        "longer."),
+        "longer. 0 to 300 s, read exactly as verifiers read it; empty means the default."),
     "SIGNET_KEY_RING_RELOAD_SECONDS": (
         "How often each replica re-reads the key ring (and so how stale its view can be)."),
     "SIGNET_ADMIN_TOKEN": (
@@ -149,7 +150,9 @@ ISSUER_MEANINGS: dict[str, str] = {
     "SIGNET_REQUEST_READ_TIMEOUT_SECONDS": (
         "`signet serve`: a request's head and body must arrive within this long from its first"
         " byte (or from the connection's opening), else `408` and the connection is closed."),
-    "SIGNET_LOG_LEVEL": "`debug`, `info`, `warning`, `error`. Signet's own logs are JSON lines on stderr.",
+    "SIGNET_LOG_LEVEL": (
+        "`debug`, `info`, `warning`, `error`, in any letter case (the demo service reads it alike)."
+        " Signet's own logs are JSON lines on stderr."),
     "SIGNET_METRICS_ENABLED": (
         "Serve Prometheus metrics at `GET /metrics` on the issuer's listener; `false`: 404. See "
         "[Metrics and logs](metrics-and-logs.md)."),

@@ -16,7 +16,7 @@ start-up with one line naming the variable, like the issuer.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -31,19 +31,25 @@ from signet.verifier.metrics import VerifierCollector
 
 from .asgi.request_id import RequestIdMiddleware
 from .asgi.startup import SignetApp  # the one-line start-up failure, shared with the issuer
+from .settings import log_level
 from .telemetry.logs import configure_logging
 
-LOG_LEVELS = ("debug", "info", "warning", "error")
 PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json")
+
+
+def demo_log_level(environ: Mapping[str, str]) -> str:
+    """SIGNET_LOG_LEVEL, read as the issuer reads it (app.settings.log_level)."""
+    try:
+        return log_level(environ.get("SIGNET_LOG_LEVEL", "info"))
+    except ValueError as exc:
+        raise VerifierConfigError("SIGNET_LOG_LEVEL", str(exc)) from None
 
 
 def create_demo_app(verifier: Verifier | None = None) -> SignetApp:
     @asynccontextmanager
     async def lifespan(app: SignetApp) -> AsyncIterator[None]:
-        level = os.environ.get("SIGNET_LOG_LEVEL", "info").lower()
         try:
-            if level not in LOG_LEVELS:
-                raise VerifierConfigError("SIGNET_LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}")
+            level = demo_log_level(os.environ)
             app.state.verifier = verifier or Verifier.from_env()
         except VerifierConfigError as exc:
             app.startup_error = str(exc)

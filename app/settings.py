@@ -16,7 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from signet.algorithms import ALGORITHMS, DEFAULT_ALGORITHM
-from signet.durations import duration_seconds
+from signet.durations import SHARED_RANGES, checked_duration, duration_seconds
 from signet.keys.kms_policy import check_admin_principal, check_issuer_principal
 from signet.redis_url import check_redis_url
 from signet.urls import is_loopback_host
@@ -34,7 +34,16 @@ MIN_ADMIN_TOKEN_CHARS = 32  # SIGNET_ADMIN_TOKEN; empty means unset
 # A random token of 32 characters has far more distinct ones; "x" * 32 or 31 spaces and
 # one letter are not secrets. The same floor applies to SIGNET_CACHE_INTEGRITY_KEY.
 MIN_DISTINCT_CHARS = 8
+LOG_LEVELS = ("debug", "info", "warning", "error")
 BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 section 2.1 b64token
+
+
+def log_level(value: object) -> str:
+    """SIGNET_LOG_LEVEL as the issuer and the demo service both read it: any letter case."""
+    level = value.lower() if isinstance(value, str) else value
+    if level not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
+    return str(level)
 
 
 class Settings(BaseSettings):
@@ -103,6 +112,11 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     metrics_enabled: bool = True  # GET /metrics (Prometheus); false: 404
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: object) -> object:
+        return log_level(value)  # the demo service reads SIGNET_LOG_LEVEL the same way
+
     @field_validator("signing_alg", "delegated_root_alg")
     @classmethod
     def _known_algorithm(cls, value: str, info: ValidationInfo) -> str:
@@ -168,16 +182,26 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} is less than SIGNET_TOKEN_LIFETIME_SECONDS ({default})")
         return value
 
-    @field_validator("rotation_period", "verifier_max_cache_seconds", "verifier_leeway",
-                     "delegated_key_lifetime", mode="before")
+    @field_validator("rotation_period", "delegated_key_lifetime", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:
         """Accept 3600, "3600", "90s", "10m", "12h", "30d" as well as ISO 8601 ("P30D")."""
         if isinstance(value, str):
-            seconds = duration_seconds(value)  # the verifier reads these variables the same way
+            seconds = duration_seconds(value)
             if seconds is not None:
                 return seconds
         return value
+
+    @field_validator("verifier_max_cache_seconds", "verifier_leeway", mode="before")
+    @classmethod
+    def _verifier_duration(cls, value: object, info: ValidationInfo) -> object:
+        """Verifiers read these variables too: the same spellings, range, empty-means-unset
+        and messages as theirs (signet.durations.SHARED_RANGES)."""
+        if value == "":
+            return cls.model_fields[str(info.field_name)].default
+        if isinstance(value, timedelta):
+            value = value.total_seconds()
+        return checked_duration(value, *SHARED_RANGES[f"{ENV_PREFIX}{str(info.field_name).upper()}"])
 
     @field_validator("rotation_period", "verifier_max_cache_seconds", "verifier_leeway",
                      "delegated_key_lifetime")

@@ -25,7 +25,7 @@ from ..token import audit
 from ..token.client_auth import Authenticator, extract_credentials
 from ..token.client_secrets import SecretVerifier
 from ..token.form import read_token_form
-from ..token.grants import grant_for
+from ..token.grants import GRANT_TYPE, grant_for
 from ..token.oauth_errors import NO_STORE, OAuthError, invalid_request, try_later
 from ..token.registry import ClientRegistry, RegistryError
 from ..token.replay import ReplayCache
@@ -35,7 +35,6 @@ from .well_known import TOKEN_PATH
 router = APIRouter()
 log = logging.getLogger("signet.token")
 
-GRANT_TYPE = "client_credentials"
 SIGNING_RETRY_AFTER_SECONDS = 5
 
 

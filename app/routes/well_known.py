@@ -9,6 +9,8 @@ from fastapi import APIRouter, Request, Response
 from ..asgi.openapi_docs import NOT_MODIFIED
 from ..keys.jwks import JwksDocument, etag_matches
 from ..settings import Settings
+from ..token.client_auth import AUTH_METHODS
+from ..token.grants import GRANT_TYPE, TOKEN_CLAIMS
 from ..token.registry import ASSERTION_ALGORITHMS
 
 router = APIRouter()
@@ -39,23 +41,35 @@ def _cacheable(body: bytes, etag: str, request: Request, max_age: int) -> Respon
 
 
 def discovery_document(settings: Settings, jwks: JwksDocument) -> dict[str, object]:
-    """RFC 8414 metadata; also served as OpenID discovery, which many verifiers fetch first."""
+    """RFC 8414 metadata, also served as OpenID discovery (verifier libraries fetch that first).
+
+    Every list is what the issuer really accepts or produces; docs/endpoints.md says why the
+    fields OpenID Connect Discovery requires hold what they hold for a server that issues no
+    ID tokens and has no authorization endpoint.
+    """
     issuer = settings.issuer_url
+    in_use = list(jwks.algorithms)
     return {
         "issuer": issuer,
         "jwks_uri": issuer + JWKS_PATH,
         "token_endpoint": issuer + TOKEN_PATH,
-        "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": [
-            "client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "grant_types_supported": [GRANT_TYPE],
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         # What client assertions are verified with (the client's key decides), not what this
         # issuer signs with.
         "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
-        # No authorization endpoint: Signet issues access tokens to clients, not to users.
-        "response_types_supported": [],
+        # No authorization endpoint, so no response type can be asked for; both specifications
+        # require a non-empty list, and "none" is the registered value that returns nothing.
+        "response_types_supported": ["none"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": list(jwks.algorithms),
-        "access_token_signing_alg_values_supported": list(jwks.algorithms),
+        # No ID tokens: the algorithms access tokens are signed with (libraries such as go-oidc
+        # take their accepted algorithms from this list), plus RS256, which OpenID Connect
+        # Discovery requires in it.
+        "id_token_signing_alg_values_supported": in_use + ([] if "RS256" in in_use else ["RS256"]),
+        "access_token_signing_alg_values_supported": in_use,
+        "claims_supported": list(TOKEN_CLAIMS),
+        # OpenID Connect Discovery's default for an omitted value is true.
+        "request_uri_parameter_supported": False,
     }
 
 

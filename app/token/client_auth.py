@@ -27,6 +27,8 @@ from .registry import CLIENT_ID, Client, ClientRegistry
 from .replay import ReplayCache
 from .throttle import FailureThrottle
 
+# RFC 8414 names of the methods extract_credentials tells apart; discovery lists exactly these.
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 MAX_SECRET_LENGTH = 512
 FAILED = "client authentication failed"
 

@@ -21,6 +21,9 @@ from .form import TokenForm
 from .oauth_errors import OAuthError, invalid_request
 from .registry import SCOPE_TOKEN, Client
 
+GRANT_TYPE = "client_credentials"  # the one grant (RFC 6749 section 4.4)
+# Every claim of an access token (Grant.claims); discovery lists them as claims_supported.
+TOKEN_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope")
 JTI_BYTES = 16  # 128 bits (RFC 9068 section 2.2 asks for a collision-resistant jti)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from signet.algorithms import ALGORITHMS
-from signet.durations import duration_seconds
+from signet.durations import SHARED_RANGES, checked_duration
 from signet.redis_url import check_redis_url
 from signet.verifier.errors import VerifierConfigError
 from signet.verifier.fetch import url_problem
@@ -68,13 +68,10 @@ def _number(low: float, high: float) -> Callable[[str, Any], float]:
 def _duration(low: float, high: float) -> Callable[[str, Any], float]:
     """Seconds as a number, or `30s`, `10m`, `1h`, `7d`, `PT1H`: as the issuer reads them."""
     def convert(name: str, value: Any) -> float:
-        number = duration_seconds(value)
-        if number is None:
-            raise VerifierConfigError(ENVIRONMENT[name], "must be a duration (seconds, or 30s, 10m,"
-                                      f" 1h, 7d, PT1H), got {value!r}")
-        if not low <= number <= high:
-            raise VerifierConfigError(ENVIRONMENT[name], f"must be from {low:g} to {high:g}, got {value!r}")
-        return number
+        try:
+            return checked_duration(value, low, high)
+        except ValueError as exc:
+            raise VerifierConfigError(ENVIRONMENT[name], str(exc)) from None
     return convert
 
 
@@ -87,9 +84,9 @@ def _names(name: str, value: Any) -> tuple[str, ...]:
 
 
 _CONVERT: dict[str, Callable[[str, Any], Any]] = {
-    "leeway": _duration(0, 300),
+    "leeway": _duration(*SHARED_RANGES[ENVIRONMENT["leeway"]]),
     "min_cache_seconds": _duration(0.1, 86400),
-    "max_cache_seconds": _duration(0.1, 7 * 86400),
+    "max_cache_seconds": _duration(*SHARED_RANGES[ENVIRONMENT["max_cache_seconds"]]),
     "max_staleness_seconds": _duration(0, 7 * 86400),
     "unknown_kid_cooldown_seconds": _duration(0.1, 3600),
     "http_timeout_seconds": _duration(0.1, 60),

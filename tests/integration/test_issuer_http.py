@@ -68,7 +68,9 @@ def test_discovery_documents(issuer: str, path: str) -> None:
     assert doc["grant_types_supported"] == ["client_credentials"]
     assert set(doc["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic", "client_secret_post", "private_key_jwt"}
-    assert doc["id_token_signing_alg_values_supported"] == ["ES256"]
+    # The algorithm in use, and RS256 as OpenID Connect Discovery requires (no ID tokens).
+    assert doc["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]
+    assert doc["access_token_signing_alg_values_supported"] == ["ES256"]
     # Client assertions are checked with the client key's algorithm, any of these:
     assert doc["token_endpoint_auth_signing_alg_values_supported"] == list(ALGORITHMS)
     assert httpx.get(doc["jwks_uri"]).status_code == 200

@@ -1,6 +1,7 @@
 """The FastAPI dependencies answer 401 and 403 with the middleware's flat body (RFC 6750
-headers included) once `install_error_handler` has run; an app without it gets FastAPI's
-`{"detail": ...}` wrapping, as documented. In process: the ASGI app is called directly."""
+headers included), whether or not `install_error_handler` has run; a handler the app chose
+itself stays in charge. In process: the ASGI app is called directly (over HTTP:
+tests/integration/test_error_bodies_http.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import Any
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from signet.algorithms import ALGORITHMS
 from signet.jwk import public_key_to_jwk
@@ -75,6 +78,27 @@ def test_dependency_refusals_have_the_flat_body_and_rfc6750_headers() -> None:
     assert _get(app, "/admin", _token("read admin")).json() == {"sub": "c"}
 
 
-def test_without_the_handler_fastapi_wraps_the_same_body() -> None:
-    reader = _get(_app(install=False), "/admin", _token("read"))
-    assert reader.status_code == 403 and reader.json()["detail"]["code"] == "insufficient_scope"
+def test_without_the_handler_the_body_is_flat_too() -> None:
+    app = _app(install=False)
+    for _ in range(2):  # the first refusal adds the handler; the second finds it
+        reader = _get(app, "/admin", _token("read"))
+        assert reader.status_code == 403 and reader.json()["code"] == "insufficient_scope"
+        assert "detail" not in reader.json() and 'scope="admin"' in reader.headers["www-authenticate"]
+        missing = _get(app, "/read", None)
+        assert missing.json() == {"error": "unauthorized", "error_description": "a bearer token is required"}
+        assert missing.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_handler_the_app_chose_stays_in_charge() -> None:
+    app = _app(install=False)
+
+    async def own(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return JSONResponse({"mine": exc.detail}, status_code=exc.status_code)
+
+    app.add_exception_handler(StarletteHTTPException, own)
+    reader = _get(app, "/admin", _token("read"))
+    assert reader.status_code == 403 and reader.json()["mine"]["code"] == "insufficient_scope"
+    by_status = _app(install=False)
+    by_status.add_exception_handler(401, own)
+    assert _get(by_status, "/read", None).json()["mine"]["error"] == "unauthorized"

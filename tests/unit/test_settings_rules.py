@@ -19,8 +19,8 @@ GOOD_TOKEN = "admin-7f3a9c1e5b2d4f60a8e1c3b5d7f9a2c4"
     ("SIGNET_ADMIN_TOKEN", "\u00e9" * 32, "must be a bearer token"),  # cannot travel in a header
     ("SIGNET_ADMIN_TOKEN", "x" * 32, "must be at least 32 characters, at least 8"),
     ("SIGNET_ADMIN_TOKEN", "x" * 31, "must be at least 32 characters"),
-    ("SIGNET_VERIFIER_LEEWAY", "-1d", "must not be negative"),
-    ("SIGNET_VERIFIER_LEEWAY", "-30", "must not be negative"),
+    ("SIGNET_VERIFIER_LEEWAY", "-1d", "must be from 0 to 300"),  # as verifiers read it
+    ("SIGNET_VERIFIER_LEEWAY", "-30", "must be from 0 to 300"),
     ("SIGNET_ROTATION_PERIOD", "-P1D", "must not be negative"),
     ("SIGNET_REQUEST_READ_TIMEOUT_SECONDS", "1e-9", "Input should be greater than or equal to 1"),
 ])
