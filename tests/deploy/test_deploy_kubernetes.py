@@ -329,6 +329,20 @@ def test_a_copied_overlay_changes_its_site_in_one_file(overlay: str, tmp_path: P
     assert set(_unhashed(after - before)) == set(changed.values()), "what the site block changed"
 
 
+
+def test_a_site_value_left_out_stops_the_render(overlay: str, tmp_path: Path) -> None:
+    """No silent default: without a `site` line, kubectl kustomize fails and names it."""
+    for key, value in site_values(KUBERNETES / "overlays" / overlay).items():
+        tree = tmp_path / key / "kubernetes"
+        shutil.copytree(KUBERNETES, tree)
+        kustomization = tree / "overlays" / overlay / "kustomization.yaml"
+        line = rf"(?m)^ *- {re.escape(key)}={re.escape(value)}\n"
+        kustomization.write_text(re.sub(line, "", kustomization.read_text(), count=1))
+        result = subprocess.run(["kubectl", "kustomize", str(kustomization.parent)], capture_output=True,
+                                text=True, timeout=60, check=False)
+        assert result.returncode != 0, f"rendered without {key}"
+        assert f"data.{key}" in result.stderr, result.stderr
+
 def _unhashed(values: Counter[str]) -> set[str]:
     """Leave out references to generated objects, whose hash suffix follows their content."""
     return {v for v in values if not re.fullmatch(r"signet-issuer-[a-z0-9]{10}", v)}
