@@ -107,8 +107,8 @@ function drawTable(keys, now) {
     const kid = el("td", "kid", key.kid);
     kid.title = key.kid;
     const cells = [kid, el("td", "", key.alg), state,
-                   el("td", "", key.created_at ?? "-"), el("td", "", key.activated_at ?? "-"),
-                   el("td", "", key.retiring_at ?? "-"),
+                   el("td", "time", key.created_at ?? "-"), el("td", "time", key.activated_at ?? "-"),
+                   el("td", "time", key.retiring_at ?? "-"),
                    el("td", "next", next ? `${NEXT_WORDS[next.event]} ${next.at} (${relative(seconds(next.at), now)})` : "-")];
     // Each cell names its column: on a phone the table is drawn as one card per key.
     cells.forEach((cell, i) => { cell.dataset.label = COLUMNS[i]; });

@@ -109,6 +109,11 @@ def test_keyring_page_fits(browser: tuple[Page, list[str]], site: Site, viewport
     for row in page.query_selector_all("#keys tbody tr"):
         _within(page, row.query_selector("td.next"), "a key's next step")
         _within(page, row.query_selector(".badge"), "a key's state")
+        # Short values never break: the algorithm, the state, a timestamp.
+        alg, created = (row.query_selector(f"td[data-label='{c}']") for c in ("alg", "created"))
+        for cell in (alg, row.query_selector(".badge"), created):
+            assert cell is not None
+            assert _lines(cell) == 1, f"broken across lines: {cell.inner_text()!r}"
     for track in page.query_selector_all("#timeline .track"):
         _within(page, track, "a timeline track")
     scales = page.query_selector_all("#timeline .scale")
