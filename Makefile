@@ -64,16 +64,24 @@ lint: $(VENV)/.stamp-dev
 docs: $(VENV)/.stamp-dev
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-# Kubernetes manifests are validated against the oldest and newest versions they support.
+# Kubernetes: each overlay rendered with `kubectl kustomize` (kubectl from Debian: tools/debian-deps),
+# the output and the examples validated against the oldest and newest versions they support.
 K8S_VERSIONS := 1.30.0 1.37.0
-K8S_FILES    := $(wildcard deploy/kubernetes/*.yaml deploy/kubernetes/examples/*.yaml)
+K8S_OVERLAYS := $(notdir $(wildcard deploy/kubernetes/overlays/*))
+K8S_RENDERED := $(VENV)/deploy-check/kubernetes
+K8S_FILES    := $(addprefix $(K8S_RENDERED)/,$(addsuffix .yaml,$(K8S_OVERLAYS))) $(wildcard deploy/kubernetes/examples/*.yaml)
 CFN_MODES    := $(VENV)/deploy-check/cloudformation
 
 deploy-check: $(VENV)/.stamp-dev $(VENV)/.stamp-checkov
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	@mkdir -p $(K8S_RENDERED)
+	@for overlay in $(K8S_OVERLAYS); do \
+	  echo "kubectl kustomize deploy/kubernetes/overlays/$$overlay"; \
+	  kubectl kustomize deploy/kubernetes/overlays/$$overlay > $(K8S_RENDERED)/$$overlay.yaml || exit 1; \
+	done
 	@for version in $(K8S_VERSIONS); do \
-	  echo "kubernetes-validate --strict -k $$version deploy/kubernetes/"; \
+	  echo "kubernetes-validate --strict -k $$version $(K8S_FILES)"; \
 	  $(BIN)/kubernetes-validate --strict --quiet -k $$version $(K8S_FILES) || exit 1; \
 	done
 	$(BIN)/cfn-lint deploy/aws/*.yaml

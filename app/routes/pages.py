@@ -31,9 +31,9 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-cache",
 }
 _MEDIA_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                ".css": "text/css; charset=utf-8"}
+                ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 PAGES = {"/inspect": "inspect.html", "/keyring": "keyring.html"}
-ASSETS = ("jws.js", "inspect.js", "keyring.js", "pages.css")
+ASSETS = ("jws.js", "inspect.js", "keyring.js", "pages.css", "favicon.svg")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,12 @@ async def inspect_page(request: Request) -> Response:
             responses=NOT_MODIFIED)
 async def keyring_page(request: Request) -> Response:
     return _FILES[PAGES["/keyring"]].response(request)
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon(request: Request) -> Response:
+    """The SVG icon, also where browsers look without a <link rel="icon"> (JSON views): no 404."""
+    return _FILES["favicon.svg"].response(request)
 
 
 @router.get("/static/{name}", include_in_schema=False)

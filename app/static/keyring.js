@@ -49,7 +49,9 @@ function drawBand(keys, now, start, end, title, band) {
   for (const key of keys) {
     const row = el("div", "row");
     row.dataset.kid = key.kid;
-    row.append(el("span", "label", `${key.kid.slice(0, 10)}… ${key.alg}`));
+    const label = el("span", "label", `${key.kid.slice(0, 10)}… ${key.alg}`);
+    label.title = key.kid;
+    row.append(label);
     const track = el("div", "track");
     for (const [state, from, to] of spans(key)) {
       const until = to ?? end;
@@ -90,6 +92,8 @@ function drawTimeline(keys, now) {
     : [full]));
 }
 
+const COLUMNS = [...document.querySelectorAll("#keys thead th")].map((th) => th.textContent);
+
 function drawTable(keys, now) {
   const body = document.querySelector("#keys tbody");
   body.replaceChildren();
@@ -100,10 +104,15 @@ function drawTable(keys, now) {
     const state = el("td");
     state.append(el("span", `badge ${key.state}`, key.state));
     const next = key.next;
-    row.append(el("td", "kid", key.kid), el("td", "", key.alg), state,
-               el("td", "", key.created_at ?? "-"), el("td", "", key.activated_at ?? "-"),
-               el("td", "", key.retiring_at ?? "-"),
-               el("td", "next", next ? `${NEXT_WORDS[next.event]} ${next.at} (${relative(seconds(next.at), now)})` : "-"));
+    const kid = el("td", "kid", key.kid);
+    kid.title = key.kid;
+    const cells = [kid, el("td", "", key.alg), state,
+                   el("td", "time", key.created_at ?? "-"), el("td", "time", key.activated_at ?? "-"),
+                   el("td", "time", key.retiring_at ?? "-"),
+                   el("td", "next", next ? `${NEXT_WORDS[next.event]} ${next.at} (${relative(seconds(next.at), now)})` : "-")];
+    // Each cell names its column: on a phone the table is drawn as one card per key.
+    cells.forEach((cell, i) => { cell.dataset.label = COLUMNS[i]; });
+    row.append(...cells);
     body.append(row);
   }
 }

@@ -19,7 +19,8 @@ def issuer(make_issuer: Callable[..., RunningIssuer]) -> str:
     return make_issuer({"SIGNET_ADMIN_TOKEN": ADMIN_TOKEN}).base
 
 
-@pytest.mark.parametrize("path", ["/inspect", "/keyring", "/static/inspect.js", "/static/pages.css"])
+@pytest.mark.parametrize("path", ["/inspect", "/keyring", "/static/inspect.js", "/static/pages.css",
+                                  "/favicon.ico"])
 def test_pages_carry_security_headers(issuer: str, path: str) -> None:
     response = httpx.get(issuer + path)
     assert response.status_code == 200
