@@ -47,8 +47,9 @@ def run_issuer(host: str, port: int, grace_seconds: float, **options: Any) -> in
     """Serve app.main:app until a signal; 0 once drained (uvicorn cancels requests still
     running after `grace_seconds`, so shutdown is bounded). The app is named after this
     package: `app` in the repository, `signet_issuer` in the installed wheel."""
+    # log_config=None: uvicorn keeps the handlers app.telemetry.logs installed (one format).
     config = uvicorn.Config(f"{SERVICE_PACKAGE}.main:app", host=host, port=port,
-                            timeout_graceful_shutdown=grace_seconds, **options)
+                            timeout_graceful_shutdown=grace_seconds, log_config=None, **options)
     server = GracefulServer(config)
     try:
         server.run()
