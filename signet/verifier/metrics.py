@@ -60,19 +60,26 @@ _STATS = {
 
 class LatencyHistogram:
     """Verification durations by outcome: plain bucket counts (no lock, like the verifier's
-    counters: a racing thread may lose a count), turned into a histogram at scrape time."""
+    counters: a racing thread may lose a count), turned into a histogram at scrape time.
+    `observe` is a closure over the counts, cheaper per call than a method."""
 
-    __slots__ = ("_counts", "_sums")
+    __slots__ = ("_counts", "_sums", "observe")
 
     def __init__(self) -> None:
-        # [accepted, refused]: one count per bucket, the last one past every bound (+Inf).
-        self._counts = ([0] * (len(VERIFY_BUCKETS) + 1), [0] * (len(VERIFY_BUCKETS) + 1))
-        self._sums = [0.0, 0.0]
+        # accepted, refused: one count per bucket, the last one past every bound (+Inf).
+        accepted, refused = [0] * (len(VERIFY_BUCKETS) + 1), [0] * (len(VERIFY_BUCKETS) + 1)
+        sums = [0.0, 0.0]
+        self._counts, self._sums = (accepted, refused), sums
 
-    def observe(self, accepted: bool, seconds: float) -> None:
-        series = 0 if accepted else 1
-        self._counts[series][bisect_left(VERIFY_BUCKETS, seconds)] += 1
-        self._sums[series] += seconds
+        def observe(ok: bool, seconds: float, bounds: tuple[float, ...] = VERIFY_BUCKETS) -> None:
+            if ok:
+                accepted[bisect_left(bounds, seconds)] += 1
+                sums[0] += seconds
+            else:
+                refused[bisect_left(bounds, seconds)] += 1
+                sums[1] += seconds
+
+        self.observe = observe
 
     def metric(self) -> HistogramMetricFamily:
         family = HistogramMetricFamily(

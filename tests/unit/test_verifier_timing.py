@@ -59,6 +59,9 @@ def test_each_verification_is_counted_by_outcome(key: LocalSigningKey) -> None:
         for bad in ("a.b.c", token[:-4] + "AAAA"):
             with pytest.raises(Exception):  # noqa: B017 (refusals: any SignetError)
                 verifier.verify_sync(bad)
+        # The timed twins count outcomes as the untimed methods do, once each.
+        assert verifier.outcomes.accepted == 4 and sum(verifier.outcomes.refused.values()) == 2
+        assert verifier.outcomes.token_cache_hits == 3
         scrape = Scrape(generate_latest(registry).decode())
         assert scrape.value(LATENCY + "_count", outcome="accepted") == 2 * 4
         assert scrape.value(LATENCY + "_count", outcome="refused") == 2 * 2
