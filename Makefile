@@ -9,9 +9,9 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: run test test-fast lint docs deploy-check bench fuzz soak clean deps-run deps-test
+.PHONY: run test test-fast lint docs deploy-check bench fuzz soak clean deps-run deps-test deps-deploy
 
-deps-run deps-test: deps-%:
+deps-run deps-test deps-deploy: deps-%:
 	@PYTHON=$(PYTHON) tools/debian-deps $*
 
 $(BIN)/python:
@@ -72,7 +72,9 @@ K8S_RENDERED := $(VENV)/deploy-check/kubernetes
 K8S_FILES    := $(addprefix $(K8S_RENDERED)/,$(addsuffix .yaml,$(K8S_OVERLAYS))) $(wildcard deploy/kubernetes/examples/*.yaml)
 CFN_MODES    := $(VENV)/deploy-check/cloudformation
 
-deploy-check: $(VENV)/.stamp-dev $(VENV)/.stamp-checkov
+deploy-check: deps-deploy $(VENV)/.stamp-dev $(VENV)/.stamp-checkov
+	promtool check rules deploy/prometheus/signet-alerts.yaml
+	promtool test rules deploy/prometheus/signet-alerts.test.yaml
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	@mkdir -p $(K8S_RENDERED)

@@ -150,9 +150,12 @@ ISSUER_MEANINGS: dict[str, str] = {
     "SIGNET_REQUEST_READ_TIMEOUT_SECONDS": (
         "`signet serve`: a request's head and body must arrive within this long from its first"
         " byte (or from the connection's opening), else `408` and the connection is closed."),
-    "SIGNET_LOG_LEVEL": (
-        "`debug`, `info`, `warning`, `error`, in any letter case (the demo service reads it alike)."
-        " Signet's own logs are JSON lines on stderr."),
+    "SIGNET_LOG_LEVEL": "`debug`, `info`, `warning`, `error`, in any letter case: Signet's loggers and"
+                        " uvicorn's (the demo service reads it alike).",
+    "SIGNET_LOG_FORMAT": "`json`: one JSON object per line on stderr, uvicorn's start-up and access"
+                         " lines included, each with `request_id` while serving a request (see"
+                         " [metrics-and-logs.md](metrics-and-logs.md#logs)). `text`: the same facts"
+                         " as one readable line, for a terminal (`signet dev` uses it unless set).",
     "SIGNET_METRICS_ENABLED": (
         "Serve Prometheus metrics at `GET /metrics` on the issuer's listener; `false`: 404. See "
         "[Metrics and logs](metrics-and-logs.md)."),

@@ -54,7 +54,7 @@ def create_demo_app(verifier: Verifier | None = None) -> SignetApp:
         except VerifierConfigError as exc:
             app.startup_error = str(exc)
             raise
-        configure_logging(level)
+        configure_logging(level, "text" if os.environ.get("SIGNET_LOG_FORMAT") == "text" else "json")
         yield  # the middleware warms the key cache after this and closes it on shutdown
 
     app = SignetApp(title="Signet demo service", version=__version__, lifespan=lifespan,

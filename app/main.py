@@ -28,7 +28,7 @@ from .keys.rotation import build_rotator, change_announcer, rotating
 from .routes import admin, health, keyring, metrics, pages, token, well_known
 from .routes.token import TokenEndpoint
 from .settings import ConfigurationError, Settings, load_settings
-from .telemetry.logs import configure_logging
+from .telemetry.logs import configure_from_environment, configure_logging
 from .telemetry.metrics import IssuerMetrics, ring_keys
 from .token.oauth_errors import install_error_handler
 
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, backend: KeyBackend | None = No
         async with AsyncExitStack() as stack:
             try:
                 active_settings = settings or load_settings()
-                configure_logging(active_settings.log_level)
+                configure_logging(active_settings.log_level, active_settings.log_format)
                 keys = backend or build_backend(active_settings)
                 app.state.metrics.watch_backend(keys)
                 await keys.open()
@@ -107,4 +107,5 @@ def _log_ready(app: FastAPI, keys: KeyBackend, settings: Settings) -> None:
         "rotation": "on" if app.state.rotator else "off"}})
 
 
+configure_from_environment()  # before uvicorn's first line, when it imports this module
 app = create_app()

@@ -110,6 +110,7 @@ class Settings(BaseSettings):
     # `signet serve`: a request (head and body) must arrive within this long, else 408.
     request_read_timeout_seconds: float = Field(10.0, ge=1, le=600)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] = "json"  # every line on the stream, uvicorn's included
     metrics_enabled: bool = True  # GET /metrics (Prometheus); false: 404
 
     @field_validator("log_level", mode="before")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
 
@@ -21,33 +22,49 @@ from .token_command import add_token_parser
 
 def serve(settings: Settings, args: argparse.Namespace, extra_lines: tuple[str, ...] = ()) -> int:
     from ..server.serving import run_issuer  # uvicorn is imported only to serve
+    from ..telemetry.logs import configure_logging
 
-    base = settings.issuer_url
-    print(f"Signet issuer: {base}  (key backend: {settings.key_backend},"
-          f" algorithm: {settings.signing_alg})")
-    print(f"  public keys:  curl -s {base}/.well-known/jwks.json")
-    print(f"  discovery:    curl -s {base}/.well-known/openid-configuration")
-    print(f"  readiness:    curl -s {base}/readyz", flush=not extra_lines)
-    for line in extra_lines:
-        print(line, flush=True)
-    if base.startswith("https://") and not args.proxy_headers:
-        print("signet: warning: SIGNET_ISSUER is https, so a proxy terminates TLS in front of"
-              " this server, but --proxy-headers is off: every caller has the proxy's address,"
-              " and failures past SIGNET_AUTH_FAILURES_PER_ADDRESS refuse all of them that are"
-              " unknown or failing. Use --proxy-headers with FORWARDED_ALLOW_IPS set to the"
-              " proxy's addresses.", file=sys.stderr, flush=True)
+    configure_logging(settings.log_level, settings.log_format)  # uvicorn's lines too, from the first
+    _banner(settings, extra_lines)
+    if settings.issuer_url.startswith("https://") and not args.proxy_headers:
+        logging.getLogger("signet.serve").warning(
+            "SIGNET_ISSUER is https, so a proxy terminates TLS in front of"
+            " this server, but --proxy-headers is off: every caller has the proxy's address,"
+            " and failures past SIGNET_AUTH_FAILURES_PER_ADDRESS refuse all of them that are"
+            " unknown or failing. Use --proxy-headers with FORWARDED_ALLOW_IPS set to the"
+            " proxy's addresses.")
     workers = getattr(args, "workers", 1)
     if workers > 1 and not settings.redis_url:
-        print(f"signet: warning: {workers} workers without SIGNET_REDIS_URL: each worker counts"
-              " failed client authentications and remembers client assertion jtis on its own,"
-              " as separate replicas would (set SIGNET_REDIS_URL to share them).",
-              file=sys.stderr, flush=True)
+        logging.getLogger("signet.serve").warning(
+            "%d workers without SIGNET_REDIS_URL: each worker counts failed client"
+            " authentications and remembers client assertion jtis on its own, as separate"
+            " replicas would (set SIGNET_REDIS_URL to share them).", workers)
     from ..server.http_protocol import bounded_protocol
 
     return run_issuer(settings.host, settings.port, settings.shutdown_grace_seconds,
                       workers=workers, log_level=settings.log_level, proxy_headers=args.proxy_headers,
                       http=bounded_protocol(settings.max_header_bytes,
                                             settings.request_read_timeout_seconds))
+
+
+def _banner(settings: Settings, extra_lines: tuple[str, ...]) -> None:
+    """Where to look: lines to paste for a person (text), one log line for a pipeline (json)."""
+    base = settings.issuer_url
+    urls = {"jwks": f"{base}/.well-known/jwks.json",
+            "discovery": f"{base}/.well-known/openid-configuration", "readiness": f"{base}/readyz"}
+    if settings.log_format == "json":
+        logging.getLogger("signet.serve").info("serving", extra={"fields": {
+            "issuer": base, "backend": settings.key_backend, "alg": settings.signing_alg, **urls}})
+        for line in extra_lines:
+            logging.getLogger("signet.serve").info(line.strip())
+        return
+    print(f"Signet issuer: {base}  (key backend: {settings.key_backend},"
+          f" algorithm: {settings.signing_alg})")
+    print(f"  public keys:  curl -s {urls['jwks']}")
+    print(f"  discovery:    curl -s {urls['discovery']}")
+    print(f"  readiness:    curl -s {urls['readiness']}", flush=not extra_lines)
+    for line in extra_lines:
+        print(line, flush=True)
 
 
 def dev(settings: Settings, args: argparse.Namespace) -> int:
@@ -57,6 +74,9 @@ def dev(settings: Settings, args: argparse.Namespace) -> int:
         check_demo_port(settings)
     except DemoPortInUse as exc:
         raise UsageError(str(exc)) from None
+    if "SIGNET_LOG_FORMAT" not in os.environ:  # a person at a terminal; the app reads it too
+        os.environ["SIGNET_LOG_FORMAT"] = "text"
+        settings = settings.model_copy(update={"log_format": "text"})
     lines = demo_lines(settings)
     demo = DemoService(settings)
     demo.start()  # once the issuer answers

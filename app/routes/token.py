@@ -71,6 +71,7 @@ class TokenEndpoint:
             await self.redis.aclose()
 
     async def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
         source = request.client.host if request.client else "unknown"
         method: str | None = None
         try:
@@ -89,10 +90,11 @@ class TokenEndpoint:
             token, key = await self._sign(claims, client.client_id)
         except OAuthError as exc:
             audit.token_refused(exc, method, source)
-            request.app.state.metrics.token_refused(exc.error)
+            request.app.state.metrics.token_refused(exc.error, method, time.perf_counter() - started)
             return exc.response()
         audit.token_issued(grant, claims, key.kid, creds.method, source)
-        request.app.state.metrics.token_issued(key.alg.name, key.kid)
+        request.app.state.metrics.token_issued(key.alg.name, creds.method,
+                                               time.perf_counter() - started)
         return JSONResponse({"access_token": token, "token_type": "Bearer",
                              "expires_in": grant.lifetime, "scope": grant.scope}, headers=NO_STORE)
 

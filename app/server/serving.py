@@ -51,8 +51,10 @@ def run_issuer(host: str, port: int, grace_seconds: float, workers: int = 1, **o
     With `workers` > 1, uvicorn's supervisor binds the socket once and runs that many worker
     processes on it, each a whole issuer (its own event loop, caches and signing key handle);
     SIGTERM to the supervisor drains every worker within `grace_seconds`, then it exits 0."""
+    # log_config=None: uvicorn keeps the handlers app.telemetry.logs installed (one format).
     config = uvicorn.Config(f"{SERVICE_PACKAGE}.main:app", host=host, port=port,
-                            timeout_graceful_shutdown=grace_seconds, workers=workers, **options)
+                            timeout_graceful_shutdown=grace_seconds, workers=workers,
+                            log_config=None, **options)
     if workers > 1:
         return _run_workers(config)
     server = GracefulServer(config)

@@ -1,13 +1,16 @@
 """The issuer's Prometheus metrics, served at `GET /metrics` (see app.routes.metrics).
 
-Labels stay few and bounded, and never carry a secret: a key's `alg` and `kid` (a ring
-holds a handful of keys), the OAuth `error` code of a refusal, the KMS operation and its
-error code. No client id (clients are many and their names are the operator's business),
-no token, no ARN. Each app has its own registry, so two apps in one process count apart.
+Labels stay few and bounded, and never carry a secret: a key's `alg` (no `kid`: every
+rotation would add series), the OAuth `error` code of a refusal, the client authentication
+method, the KMS operation and its error code. No client id (clients are many and their
+names are the operator's business), no token, no ARN. Each app has its own registry, so two
+apps in one process count apart. No `_created` series: they double every counter's series
+for a value that `process_start_time_seconds` already gives.
 """
 
 from __future__ import annotations
 
+import platform
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -18,13 +21,22 @@ from prometheus_client import (
     Counter,
     GCCollector,
     Histogram,
+    Info,
     PlatformCollector,
     ProcessCollector,
+    disable_created_metrics,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from signet import __version__
+
+disable_created_metrics()  # process-wide: the issuer owns its process
+
 # KMS Sign is tens of milliseconds in-region; the upper buckets catch retries and backoff.
 KMS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# POST /token: about a millisecond signing locally, a KMS round trip otherwise, seconds when
+# KMS throttles or the secret hash is computed under load.
+TOKEN_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +112,16 @@ class IssuerMetrics:
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
+        Info("signet_build", "The running Signet: version and Python version",
+             registry=self.registry).info({"version": __version__, "python": platform.python_version()})
         self.tokens_issued = Counter(
-            "signet_tokens_issued", "Access tokens issued, by signing algorithm and key",
-            ["alg", "kid"], registry=self.registry)
+            "signet_tokens_issued", "Access tokens issued, by signing algorithm",
+            ["alg"], registry=self.registry)
+        self.token_seconds = Histogram(
+            "signet_token_request_duration_seconds", "POST /token from the first byte of the form"
+            " to the response, by outcome (issued, or the OAuth error code) and client"
+            " authentication method (none when the request named none)",
+            ["outcome", "auth_method"], buckets=TOKEN_BUCKETS, registry=self.registry)
         self.tokens_refused = Counter(
             "signet_token_requests_refused", "Token requests refused, by OAuth error code",
             ["reason"], registry=self.registry)
@@ -116,11 +135,13 @@ class IssuerMetrics:
         self.registry.register(KeyRingCollector(ring))
         self.registry.register(DelegatedCollector(backend))
 
-    def token_issued(self, alg: str, kid: str) -> None:
-        self.tokens_issued.labels(alg, kid).inc()
+    def token_issued(self, alg: str, auth_method: str, seconds: float) -> None:
+        self.tokens_issued.labels(alg).inc()
+        self.token_seconds.labels("issued", auth_method).observe(seconds)
 
-    def token_refused(self, reason: str) -> None:
+    def token_refused(self, reason: str, auth_method: str | None, seconds: float) -> None:
         self.tokens_refused.labels(reason).inc()
+        self.token_seconds.labels(reason, auth_method or "none").observe(seconds)
 
     def kms_call(self, operation: str, seconds: float, error_code: str | None) -> None:
         """The KmsClient's observer: one call to `operation` took `seconds`, and failed if coded."""

@@ -2,26 +2,40 @@
 
 Imported only by services that want it: `signet.verifier` itself never imports
 prometheus_client (install `signet-jwt[metrics]` for this module).
-Values are read from the verifier's counters at scrape time, so registering costs the
-request path nothing. Labels are bounded: outcome codes, cache layers, configured issuers.
+Counters are read from the verifier at scrape time. The one thing registering adds to the
+request path is the verification latency histogram: two clock reads and a bucket count per
+verification, on this verifier only (an unobserved verifier is not timed at all, see
+signet.verifier.timing). Labels are bounded: outcome codes, cache layers, configured issuers.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 
 from signet._extras import require
 
 try:
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+    from prometheus_client.core import (
+        CounterMetricFamily,
+        GaugeMetricFamily,
+        HistogramMetricFamily,
+        Metric,
+    )
 except ModuleNotFoundError:
     require("signet.verifier.metrics", "metrics", "prometheus_client")
     raise
 
+from signet.verifier import timing
 from signet.verifier.lazy import LazyVerifier
 from signet.verifier.verifier import Verifier
+
+# A token cache hit is under a microsecond; a signature check tens of microseconds (RSA
+# 4096 about a millisecond); a key-cache miss waits for Redis or the issuer.
+VERIFY_BUCKETS = (1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3,
+                  1e-2, 0.1, 1.0, 5.0)
 
 # VerifierStats field -> (metric name, help); each becomes a counter named signet_verifier_<name>_total.
 _STATS = {
@@ -44,6 +58,42 @@ _STATS = {
 }
 
 
+class LatencyHistogram:
+    """Verification durations by outcome: plain bucket counts (no lock, like the verifier's
+    counters: a racing thread may lose a count), turned into a histogram at scrape time.
+    `observe` is a closure over the counts, cheaper per call than a method."""
+
+    __slots__ = ("_counts", "_sums", "observe")
+
+    def __init__(self) -> None:
+        # accepted, refused: one count per bucket, the last one past every bound (+Inf).
+        accepted, refused = [0] * (len(VERIFY_BUCKETS) + 1), [0] * (len(VERIFY_BUCKETS) + 1)
+        sums = [0.0, 0.0]
+        self._counts, self._sums = (accepted, refused), sums
+
+        def observe(ok: bool, seconds: float, bounds: tuple[float, ...] = VERIFY_BUCKETS) -> None:
+            if ok:
+                accepted[bisect_left(bounds, seconds)] += 1
+                sums[0] += seconds
+            else:
+                refused[bisect_left(bounds, seconds)] += 1
+                sums[1] += seconds
+
+        self.observe = observe
+
+    def metric(self) -> HistogramMetricFamily:
+        family = HistogramMetricFamily(
+            "signet_verifier_verification_duration_seconds", "Time to verify a token, by outcome"
+            " (accepted or refused), key-cache waits included", labels=["outcome"])
+        for series, outcome in enumerate(("accepted", "refused")):
+            cumulative, buckets = 0, []
+            for bound, count in zip((*VERIFY_BUCKETS, math.inf), self._counts[series], strict=True):
+                cumulative += count
+                buckets.append(("+Inf" if bound == math.inf else repr(bound), cumulative))
+            family.add_metric([outcome], buckets, sum_value=self._sums[series])
+        return family
+
+
 class VerifierCollector:
     """Verifications by outcome and reason, key cache loads per layer, JWKS fetches and
     failures, and per issuer the age of its keys (seconds since the last JWKS fetch)."""
@@ -54,10 +104,23 @@ class VerifierCollector:
         # SignetAuthMiddleware.
         self._verifier = LazyVerifier(verifier)
         self._clock = clock
+        self._latency = LatencyHistogram()
+        self._timed = False
+        if isinstance(verifier, Verifier):
+            self._time(verifier)
+
+    def _time(self, verifier: Verifier) -> None:
+        """Time the verifier's verifications from now on: at once when the collector is given
+        a verifier, from the first scrape when given a function building one."""
+        if not self._timed:
+            timing.install(verifier, self._latency.observe)
+            self._timed = True
 
     @property
     def verifier(self) -> Verifier:
-        return self._verifier.get()
+        verifier = self._verifier.get()
+        self._time(verifier)
+        return verifier
 
     def collect(self) -> Iterator[Metric]:
         verifier = self.verifier
@@ -81,6 +144,7 @@ class VerifierCollector:
         loads.add_metric(["redis"], stats.redis_loads)
         loads.add_metric(["issuer"], stats.jwks_fetches)
         yield loads
+        yield self._latency.metric()
         for field, (name, help_text) in _STATS.items():
             yield CounterMetricFamily(f"signet_verifier_{name}", help_text, value=getattr(stats, field))
         yield from self._issuer_gauges()

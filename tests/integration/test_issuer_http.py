@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -146,6 +147,7 @@ def _start_failure(env: dict[str, str]) -> str:
     [
         ({"SIGNET_SIGNING_ALG": "HS256"}, "SIGNET_SIGNING_ALG: unsupported algorithm 'HS256'"),
         ({"SIGNET_KEY_BACKEND": "vault"}, "SIGNET_KEY_BACKEND: Input should be 'local' or 'kms'"),
+        ({"SIGNET_LOG_FORMAT": "yaml"}, "SIGNET_LOG_FORMAT: Input should be 'json' or 'text'"),
         ({"SIGNET_KEY_BACKEND": "kms", "SIGNET_REDIS_URL": ""}, "SIGNET_REDIS_URL: required with"),
         ({"SIGNET_KEY_BACKEND": "kms", "SIGNET_KMS_DELETION_WINDOW_DAYS": "3"},
          "SIGNET_KMS_DELETION_WINDOW_DAYS: Input should be greater than or equal to 7"),
@@ -170,8 +172,15 @@ def test_bad_configuration_stops_startup_with_one_line(env: dict[str, str], expe
     output = _start_failure({"SIGNET_LOCAL_KEY_DIR": str(tmp_path), **env})
     assert expected in output
     assert "Traceback" not in output
-    line = next(x for x in output.splitlines() if expected in x)
-    assert line.startswith("ERROR:") and "Signet cannot start" in line
+    assert _error_message(output, expected).startswith("Signet cannot start: ")
+
+
+def _error_message(output: str, expected: str) -> str:
+    """The message of the one (JSON) error line that says `expected`; every line is JSON."""
+    lines = [json.loads(x) for x in output.splitlines() if x.strip()]
+    errors = [x for x in lines if expected in x["message"]]
+    assert len(errors) == 1 and errors[0]["level"] == "error", output
+    return str(errors[0]["message"])
 
 
 def test_cli_reports_configuration_errors_in_one_line(tmp_path: Path) -> None:

@@ -3,10 +3,12 @@ the KMS backend on a moto server over HTTP. Counters must move by exactly what w
 
 from __future__ import annotations
 
+import platform
 from pathlib import Path
 
 import httpx
 
+import signet
 from tests.support.metrics import Scrape
 from tests.support.processes import moto_kms_client, start_fault_proxy, start_issuer, start_moto
 from tests.support.tokens import add_client, post_token
@@ -36,7 +38,20 @@ def test_local_issuer_counts_tokens_refusals_and_shows_the_ring(tmp_path: Path) 
         def moved(name: str, **labels: str) -> float:
             return after.value(name, **labels) - before.value(name, **labels)
 
-        assert moved("signet_tokens_issued_total", alg="ES256", kid=kid) == 3
+        assert moved("signet_tokens_issued_total", alg="ES256") == 3
+        # No label that grows with rotation, no _created series (one per counter otherwise).
+        assert kid not in after.text and "_created" not in after.text
+        assert after.label_values("signet_tokens_issued_total", "kid") == set()
+        latency = "signet_token_request_duration_seconds_count"
+        assert moved(latency, outcome="issued", auth_method="client_secret_basic") == 3
+        assert moved(latency, outcome="invalid_client", auth_method="client_secret_basic") == 2
+        assert moved(latency, outcome="unsupported_grant_type", auth_method="client_secret_basic") == 1
+        assert post_token(base, CC).status_code == 401  # no client authentication at all
+        assert Scrape.of(base + "/metrics").value(latency, outcome="invalid_client", auth_method="none") == 1
+        build = [s for s in after.samples if s.name == "signet_build_info"]
+        assert len(build) == 1 and build[0].value == 1
+        assert build[0].labels["version"] == signet.__version__
+        assert build[0].labels["python"] == platform.python_version()
         assert moved("signet_token_requests_refused_total", reason="invalid_client") == 2
         assert moved("signet_token_requests_refused_total", reason="unsupported_grant_type") == 1
         assert after.label_values("signet_token_requests_refused_total", "reason") == {

@@ -49,6 +49,13 @@ def test_demo_metrics_count_verifications_cache_layers_and_key_age(tmp_path: Pat
         assert moved(accepted, via="token_cache") == 3  # two more /whoami and the /admin call
         assert moved("signet_verifier_tokens_refused_total", reason="malformed") == 2
         assert after.label_values("signet_verifier_tokens_refused_total", "reason") == {"malformed"}
+        # Timed from the first scrape (the demo gives the collector a function): 4 accepted
+        # (the /admin token is valid, its scope is not), 2 refused.
+        latency = "signet_verifier_verification_duration_seconds"
+        assert moved(latency + "_count", outcome="accepted") == 4
+        assert moved(latency + "_count", outcome="refused") == 2
+        assert moved(latency + "_bucket", outcome="accepted", le="+Inf") == 4
+        assert 0 < moved(latency + "_sum", outcome="accepted") < 30
         # Keys came from the issuer (no Redis configured), once, at warm-up.
         assert after.value("signet_verifier_key_loads_total", layer="issuer") >= 1
         assert after.value("signet_verifier_key_loads_total", layer="redis") == 0
