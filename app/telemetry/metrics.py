@@ -103,6 +103,10 @@ class IssuerMetrics:
         self.tokens_issued = Counter(
             "signet_tokens_issued", "Access tokens issued, by signing algorithm and key",
             ["alg", "kid"], registry=self.registry)
+        self.client_authentications = Counter(
+            "signet_client_authentications", "Token requests whose client authenticated, by"
+            " method (client_secret_basic, client_secret_post, private_key_jwt, federated)",
+            ["method"], registry=self.registry)
         self.tokens_refused = Counter(
             "signet_token_requests_refused", "Token requests refused, by OAuth error code",
             ["reason"], registry=self.registry)
@@ -118,6 +122,9 @@ class IssuerMetrics:
 
     def token_issued(self, alg: str, kid: str) -> None:
         self.tokens_issued.labels(alg, kid).inc()
+
+    def client_authenticated(self, method: str) -> None:
+        self.client_authentications.labels(method).inc()
 
     def token_refused(self, reason: str) -> None:
         self.tokens_refused.labels(reason).inc()
