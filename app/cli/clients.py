@@ -148,12 +148,25 @@ def list_clients(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def token(settings: Settings, args: argparse.Namespace) -> int:
-    from signet.client import TokenRequestError, fetch_token
+    from signet.client import AssertionFile, TokenRequestError, fetch_token, fetch_token_with_assertion
 
     issuer = (args.issuer or settings.issuer_url).rstrip("/")
+    if args.assertion_file is not None:
+        if args.client_secret is not None:
+            raise UsageError("give --client-secret or --assertion-file, not both")
+        try:
+            assertion = AssertionFile(args.assertion_file).current()
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read --assertion-file: {exc}") from None
+    elif args.client_id is None or args.client_secret is None:
+        raise UsageError("give --client-id and --client-secret, or --assertion-file")
     try:
-        body = fetch_token(issuer + "/token", args.client_id, args.client_secret, scope=args.scope,
-                           audience=args.audience)
+        if args.assertion_file is not None:
+            body = fetch_token_with_assertion(issuer + "/token", assertion, client_id=args.client_id,
+                                              scope=args.scope, audience=args.audience)
+        else:
+            body = fetch_token(issuer + "/token", args.client_id, args.client_secret,
+                               scope=args.scope, audience=args.audience)
     except TokenRequestError as exc:
         raise UsageError(str(exc)) from None
     except Exception as exc:  # httpx transport errors: say what failed in one line
@@ -193,8 +206,10 @@ def add_commands(commands: Any) -> None:
         toggle.set_defaults(handler=set_enabled, enabled=enabled)
 
     token_p = commands.add_parser("token", help="get a token from a running issuer (for debugging)")
-    token_p.add_argument("--client-id", required=True)
-    token_p.add_argument("--client-secret", required=True)
+    token_p.add_argument("--client-id", help="the client (with --assertion-file: optional)")
+    token_p.add_argument("--client-secret")
+    token_p.add_argument("--assertion-file", help="a workload identity token file (a projected"
+                         " service-account token) to authenticate with instead of a secret")
     token_p.add_argument("--scope", help="space-separated scopes (default: the client's defaults)")
     token_p.add_argument("--audience", help="audience (default: the client's first)")
     token_p.add_argument("--issuer", help="issuer URL (default: SIGNET_ISSUER)")

@@ -16,6 +16,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,17 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives import serialization
 
+from signet.client import SignetAuth, TokenRequestError
 from tests.support.processes import RunningIssuer
-from tests.support.tokens import add_client, assertion_form, audit_lines, post_token, verify_access_token
+from tests.support.redis_servers import RedisServer
+from tests.support.tokens import (
+    add_client,
+    assertion_form,
+    audit_lines,
+    post_token,
+    run_cli,
+    verify_access_token,
+)
 from tests.support.workload_issuers import (
     WorkloadIssuer,
     github_claims,
@@ -77,7 +87,12 @@ def _federated_clients(kube: str, spiffe: str, github: str, offline: str) -> dic
 
 @pytest.fixture(scope="module")
 def world(make_issuer: Any, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    tmp = tmp_path_factory.mktemp("federation")
+    with _world(make_issuer, redis_url, tmp_path_factory.mktemp("federation")) as started:
+        yield started
+
+
+@contextmanager
+def _world(make_issuer: Any, redis_url: str, tmp: Path) -> Iterator[World]:
     kube, github = WorkloadIssuer(), WorkloadIssuer()
     spiffe = WorkloadIssuer(discovery=False, jwks_path="/bundle")
     offline, stranger = WorkloadIssuer(), WorkloadIssuer()
@@ -331,3 +346,66 @@ def test_registry_round_trips_federated_identities(world: World) -> None:
     assert document["clients"]["payments"]["federated"][0]["subject_pattern"] == (
         "system:serviceaccount:payments:*")
     assert "classic" in document["clients"]
+
+
+def _kubelet_write(directory: Path, token: str, generation: int) -> Path:
+    """Write `token` the way the kubelet updates a projected volume: a new timestamped
+    directory, then an atomic swap of the `..data` symlink that `token` points through."""
+    target = directory / f"..{generation}"
+    target.mkdir()
+    (target / "token").write_text(token)
+    link = directory / "..data_tmp"
+    link.symlink_to(target.name)
+    link.replace(directory / "..data")
+    path = directory / "token"
+    if not path.is_symlink():
+        path.symlink_to("..data/token")
+    return path
+
+
+def test_a_pod_client_follows_its_rewritten_token_file(world: World, tmp_path: Path) -> None:
+    path = _kubelet_write(tmp_path, world.kube_token(), 0)
+    auth = SignetAuth.from_assertion_file(world.signet.base + "/token", path)
+    first = auth.sync_token()
+    for generation in (1, 2):  # the kubelet rewrites the file; the client keeps getting tokens
+        _kubelet_write(tmp_path, world.kube_token(), generation)
+        token = auth.sync_token(rejected=first)  # as after a 401 from the resource server
+        assert token != first
+        assert verify_access_token(world.signet.base, token, "api://payments.read")["sub"] == "payments"
+        first = token
+    assert auth.assertion_file is not None and auth.assertion_file.reads == 3
+    _kubelet_write(tmp_path, world.kube_token("orders", "api"), 3)  # the new content is what is sent
+    with pytest.raises(TokenRequestError) as refused:
+        auth.sync_token(rejected=first)
+    assert (refused.value.status, refused.value.error) == (401, "invalid_client")
+
+
+def test_cli_token_with_an_assertion_file(world: World, tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text(world.kube_token() + "\n")
+    printed = run_cli(world.signet.env, "token", "--assertion-file", str(path),
+                      "--issuer", world.signet.base)
+    body = json.loads(printed.stdout)
+    assert verify_access_token(world.signet.base, body["access_token"], "api://payments.read")
+    missing = run_cli(world.signet.env, "token", "--assertion-file", str(tmp_path / "none"),
+                      "--issuer", world.signet.base, check=False)
+    assert missing.returncode != 0 and "cannot read --assertion-file" in missing.stderr
+
+
+def test_redis_killed_mid_run(make_issuer: Any, tmp_path: Path) -> None:
+    """Keys stay in memory and single use falls back to memory: tokens keep coming, and a
+    GitHub token replayed after the outage began is still refused (by this replica)."""
+    server = RedisServer().start()
+    try:
+        with _world(make_issuer, server.url, tmp_path) as world:
+            ci = github_claims(world.github.url, world.audience, "octo-org/app", "prod")
+            assert _post(world, world.github.sign(ci, {"typ": "JWT"})).status_code == 200
+            assert _post(world, world.kube_token()).status_code == 200
+            server.kill()
+            assert _post(world, world.kube_token()).status_code == 200
+            fresh = world.github.sign(github_claims(world.github.url, world.audience, "octo-org/app",
+                                                    "prod"), {"typ": "JWT"})
+            assert _post(world, fresh).status_code == 200
+            _refused(_post(world, fresh))
+    finally:
+        server.stop()
