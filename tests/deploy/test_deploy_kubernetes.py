@@ -19,13 +19,18 @@ from app.settings import load_settings
 from tests.support.deploy_files import ROOT, issuer_variables, load_yaml_documents, signet_names
 
 MANIFESTS = ROOT / "deploy" / "kubernetes"
+# A workload calling Signet, not part of Signet's own deployment (its own namespace).
+WORKLOAD_EXAMPLE = MANIFESTS / "examples" / "workload-client.yaml"
 
 
 @pytest.fixture(scope="module")
 def resources() -> dict[str, dict[str, Any]]:
-    """kind -> the resource (one of each kind in deploy/kubernetes/, examples included)."""
+    """kind -> the resource (one of each kind in deploy/kubernetes/, examples included,
+    except the workload example)."""
     found: dict[str, dict[str, Any]] = {}
     for path in sorted([*MANIFESTS.glob("*.yaml"), *MANIFESTS.glob("examples/*.yaml")]):
+        if path == WORKLOAD_EXAMPLE:
+            continue
         for document in load_yaml_documents(path):
             name = f"{document['kind']}/{document['metadata']['name']}"
             assert name not in found, f"{name} defined twice"
@@ -166,3 +171,19 @@ def test_ring_and_deletion_window_fit_the_iam_policy(resources: dict[str, dict[s
     assert data["SIGNET_KMS_RING"] == parameters["RingName"]["Default"]
     # the policy refuses ScheduleKeyDeletion with a shorter window than DeletionWindowDays
     assert int(data["SIGNET_KMS_DELETION_WINDOW_DAYS"]) >= int(parameters["DeletionWindowDays"]["Default"])
+
+
+def test_workload_example_projects_a_token_for_signet(resources: dict[str, dict[str, Any]]) -> None:
+    """The secretless client example: its projected token's audience is the issuer URL the
+    ConfigMap announces, it lives no longer than Signet accepts, and the pod runs as a
+    service account of its own (Signet never matches `default` by a pattern)."""
+    documents = {d["kind"]: d for d in load_yaml_documents(WORKLOAD_EXAMPLE)}
+    pod = documents["Deployment"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == documents["ServiceAccount"]["metadata"]["name"] != "default"
+    projected = next(v["projected"]["sources"][0]["serviceAccountToken"] for v in pod["volumes"]
+                     if "projected" in v)
+    issuer = _one(resources, "ConfigMap")["data"]["SIGNET_ISSUER"]
+    assert projected["audience"] == issuer
+    assert projected["expirationSeconds"] <= load_settings().federation_max_assertion_lifetime_seconds
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    assert env["SIGNET_TOKEN_URL"] == issuer + "/token"
