@@ -70,7 +70,7 @@ def _client(scope: str, *identities: dict[str, Any]) -> dict[str, Any]:
             "federated": list(identities)}
 
 
-def _federated_clients(kube: str, spiffe: str, github: str, offline: str) -> dict[str, Any]:
+def _federated_clients(kube: str, spiffe: str, github: str) -> dict[str, Any]:
     return {"clients": {
         "payments": _client("payments.read", {
             "issuer": kube, "subject_pattern": "system:serviceaccount:payments:*",
@@ -81,7 +81,6 @@ def _federated_clients(kube: str, spiffe: str, github: str, offline: str) -> dic
         "deployer": _client("deploy", {
             "issuer": github, "subject": "repo:octo-org/app:environment:prod",
             "claims": {"repository": "octo-org/app", "ref": "refs/heads/main", "environment": ["prod"]}}),
-        "cluster-b-job": _client("jobs", {"issuer": offline, "subject": "system:serviceaccount:jobs:runner"}),
     }}
 
 
@@ -119,7 +118,7 @@ profile = "kubernetes"
 jwks_file = "{tmp / 'cluster-b-jwks.json'}"
 """)
     clients = tmp / "clients.yaml"
-    clients.write_text(yaml.safe_dump(_federated_clients(kube.url, spiffe.url, github.url, offline.url)))
+    clients.write_text(yaml.safe_dump(_federated_clients(kube.url, spiffe.url, github.url)))
     clients.chmod(0o600)
     env = {"SIGNET_CLIENTS_FILE": str(clients),
            "SIGNET_FEDERATION_ISSUERS_FILE": str(tmp / "federation.toml"),
@@ -127,6 +126,10 @@ jwks_file = "{tmp / 'cluster-b-jwks.json'}"
            "SIGNET_FEDERATION_MAX_ASSERTION_LIFETIME_SECONDS": "3600"}
     # A client_secret client added with the CLI: the CLI rewrites the file, federated records included.
     secret = add_client(env, "classic", "--scope", "read", "--audience", "api://classic") or ""
+    assert add_client(env, "cluster-b-job", "--scope", "jobs", "--audience", "api://jobs",
+                      "--federated-issuer", offline.url,
+                      "--federated-subject", "system:serviceaccount:jobs:runner",
+                      "--federated-claim", "kubernetes.io/namespace=jobs") is None  # no secret
     signet = make_issuer(env)
     try:
         yield World(signet, kube, spiffe, github, offline, stranger, secret)
@@ -346,6 +349,10 @@ def test_registry_round_trips_federated_identities(world: World) -> None:
     assert document["clients"]["payments"]["federated"][0]["subject_pattern"] == (
         "system:serviceaccount:payments:*")
     assert "classic" in document["clients"]
+    assert document["clients"]["cluster-b-job"]["federated"] == [{  # written by the CLI
+        "issuer": world.offline.url, "subject": "system:serviceaccount:jobs:runner",
+        "claims": {"kubernetes.io": {"namespace": "jobs"}}}]
+    assert "secret_hash" not in document["clients"]["cluster-b-job"]
 
 
 def _kubelet_write(directory: Path, token: str, generation: int) -> Path:
