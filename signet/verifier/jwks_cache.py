@@ -354,12 +354,13 @@ class JwksCache:
         # Revalidate whichever copy we hold; a 304 then means "still this document".
         base = previous if previous is not None and previous.fetched_at >= state.fetched_at else None
         document, etag = (base.document, base.etag) if base else (state.document, state.etag)
-        self.stats.jwks_fetches += 1
         jwks_file = self._per[issuer].jwks_file
         if jwks_file is not None:
+            self.stats.jwks_fetches += 1
             result = self._fetcher.read_jwks_file(jwks_file)
         else:
             url = await self._jwks_url(issuer)
+            self.stats.jwks_fetches += 1
             result = await self._fetcher.fetch_jwks(url, etag if document is not None else None)
         if result.document is None:
             self.stats.jwks_not_modified += 1
