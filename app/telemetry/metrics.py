@@ -104,7 +104,7 @@ class IssuerMetrics:
             "signet_tokens_issued", "Access tokens issued, by signing algorithm and key",
             ["alg", "kid"], registry=self.registry)
         self.client_authentications = Counter(
-            "signet_client_authentications", "Token requests whose client authenticated, by"
+            "signet_client_authentications", "Tokens issued, by the client's authentication"
             " method (client_secret_basic, client_secret_post, private_key_jwt, federated)",
             ["method"], registry=self.registry)
         self.tokens_refused = Counter(

@@ -56,6 +56,7 @@ class World:
     offline: WorkloadIssuer  # its JWKS reaches Signet as a file only
     stranger: WorkloadIssuer  # trusted by nobody
     secret: str  # of the `classic` client (a client_secret client)
+    gone: WorkloadIssuer  # trusted, but stopped: its keys cannot be had
 
     @property
     def audience(self) -> str:
@@ -94,7 +95,8 @@ def world(make_issuer: Any, redis_url: str, tmp_path_factory: pytest.TempPathFac
 def _world(make_issuer: Any, redis_url: str, tmp: Path) -> Iterator[World]:
     kube, github = WorkloadIssuer(), WorkloadIssuer()
     spiffe = WorkloadIssuer(discovery=False, jwks_path="/bundle")
-    offline, stranger = WorkloadIssuer(), WorkloadIssuer()
+    offline, stranger, gone = WorkloadIssuer(), WorkloadIssuer(), WorkloadIssuer()
+    gone.stop()  # trusted, but its keys can never be fetched
     (tmp / "cluster-b-jwks.json").write_text(json.dumps(offline.jwks()))
     (tmp / "federation.toml").write_text(f"""
 [[issuer]]
@@ -116,6 +118,10 @@ max_lifetime_seconds = 900
 issuer = "{offline.url}"
 profile = "kubernetes"
 jwks_file = "{tmp / 'cluster-b-jwks.json'}"
+
+[[issuer]]
+issuer = "{gone.url}"
+profile = "kubernetes"
 """)
     clients = tmp / "clients.yaml"
     clients.write_text(yaml.safe_dump(_federated_clients(kube.url, spiffe.url, github.url)))
@@ -132,7 +138,7 @@ jwks_file = "{tmp / 'cluster-b-jwks.json'}"
                       "--federated-claim", "kubernetes.io/namespace=jobs") is None  # no secret
     signet = make_issuer(env)
     try:
-        yield World(signet, kube, spiffe, github, offline, stranger, secret)
+        yield World(signet, kube, spiffe, github, offline, stranger, secret, gone)
     finally:
         for issuer in (kube, spiffe, github, offline, stranger):
             issuer.stop()
@@ -328,6 +334,15 @@ def test_a_workload_token_is_not_a_signet_access_token(world: World) -> None:
             verifier.verify_sync(world.kube_token())
     finally:
         verifier.close()
+
+
+def test_unreachable_issuer_keys_are_503_not_401(world: World) -> None:
+    """Not the client's fault: try later (as for an unreachable signing key), never a 500."""
+    token = world.gone.sign(kubernetes_claims(world.gone.url, world.audience, "payments", "api"))
+    response = _post(world, token)
+    assert response.status_code == 503, response.text
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert response.headers["retry-after"] == "5"
 
 
 def test_client_id_must_name_the_declaring_client(world: World) -> None:
