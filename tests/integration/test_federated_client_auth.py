@@ -129,7 +129,8 @@ profile = "kubernetes"
     env = {"SIGNET_CLIENTS_FILE": str(clients),
            "SIGNET_FEDERATION_ISSUERS_FILE": str(tmp / "federation.toml"),
            "SIGNET_REDIS_URL": redis_url, "SIGNET_REDIS_PREFIX": f"test-fed-{uuid.uuid4().hex[:8]}:",
-           "SIGNET_FEDERATION_MAX_ASSERTION_LIFETIME_SECONDS": "3600"}
+           "SIGNET_FEDERATION_MAX_ASSERTION_LIFETIME_SECONDS": "3600",
+           "SIGNET_AUTH_FAILURES_PER_ADDRESS": "1000"}  # this module's refusals all come from loopback
     # A client_secret client added with the CLI: the CLI rewrites the file, federated records included.
     secret = add_client(env, "classic", "--scope", "read", "--audience", "api://classic") or ""
     assert add_client(env, "cluster-b-job", "--scope", "jobs", "--audience", "api://jobs",
@@ -431,3 +432,20 @@ def test_redis_killed_mid_run(make_issuer: Any, tmp_path: Path) -> None:
             _refused(_post(world, fresh))
     finally:
         server.stop()
+
+
+def test_a_single_use_token_raced_from_many_connections_works_once(world: World) -> None:
+    """Twelve concurrent requests with one GitHub token: the Redis SET NX lets one through."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = world.github.sign(github_claims(world.github.url, world.audience, "octo-org/app", "prod"),
+                              {"typ": "JWT"})
+    with ThreadPoolExecutor(12) as pool:
+        codes = sorted(pool.map(lambda _: _post(world, token).status_code, range(12)))
+    assert codes == [200] + [401] * 11
+
+
+def test_an_untrusted_issuer_with_a_client_id_is_still_401(world: World) -> None:
+    """Naming a client does not turn an unknown issuer's token into a 400 that says more."""
+    token = world.stranger.sign(kubernetes_claims(world.stranger.url, world.audience, "payments", "api"))
+    _refused(_post(world, token, client_id="payments"))
