@@ -9,7 +9,14 @@ import argparse
 import statistics
 import sys
 
-from bench import bench_delegated, bench_issuer, bench_memory, bench_verifier, bench_verifier_http
+from bench import (
+    bench_client_auth,
+    bench_delegated,
+    bench_issuer,
+    bench_memory,
+    bench_verifier,
+    bench_verifier_http,
+)
 from bench.plots import write_plots
 from bench.report import Figure, markdown_table, write_results
 
@@ -52,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     figures += bench_verifier_http.run(seconds, rounds, tokens_per_round=10_000 if args.quick else 30_000)
     figures += bench_issuer.run(seconds=seconds, rounds=rounds)
     figures += bench_delegated.run(seconds=seconds, rounds=rounds)
+    figures += bench_client_auth.run(seconds=seconds, rounds=rounds)
     # A quick run only proves the bench works: it must not replace the published table.
     name = "quick" if args.quick else "latest"
     path = write_results(figures, name=name)
