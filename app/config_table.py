@@ -39,6 +39,8 @@ ISSUER_DEFAULTS = {
     "SIGNET_KMS_ADMIN_PRINCIPAL": "the account root",
     "SIGNET_KMS_ENDPOINT_URL": "AWS default",
     "SIGNET_KMS_REGION": "AWS default",
+    "SIGNET_FEDERATION_ISSUERS_FILE": "none",
+    "SIGNET_FEDERATION_AUDIENCE": "the issuer URL",
 }
 VERIFIER_DEFAULTS = {
     "SIGNET_VERIFIER_JWKS_URL": "discovery",
@@ -138,6 +140,16 @@ ISSUER_MEANINGS: dict[str, str] = {
         "How long a verified client secret skips the argon2id check (`0`: never)."),
     "SIGNET_CLIENT_ASSERTION_MAX_LIFETIME_SECONDS": (
         "Furthest a `private_key_jwt` assertion's `exp` may be ahead."),
+    "SIGNET_FEDERATION_ISSUERS_FILE": (
+        "TOML file of `[[issuer]]` tables: the federation issuers (Kubernetes, SPIFFE, GitHub"
+        " Actions) whose workload tokens authenticate clients; unset: none"
+        " ([workload-identity.md](workload-identity.md))."),
+    "SIGNET_FEDERATION_AUDIENCE": (
+        "The audience a federated client assertion must carry, exactly (comma-separated for"
+        " several, such as the issuer URL and the token endpoint)."),
+    "SIGNET_FEDERATION_MAX_ASSERTION_LIFETIME_SECONDS": (
+        "Longest a federated client assertion may live (`exp - iat`) and furthest its `exp` may be"
+        " ahead: what a stolen, reusable workload token buys at most."),
     "SIGNET_AUTH_FAILURES_PER_CLIENT": "Failed authentications per client id per window before `429`.",
     "SIGNET_AUTH_FAILURES_PER_ADDRESS": "Failed authentications per source address per window before `429`.",
     "SIGNET_AUTH_FAILURE_WINDOW_SECONDS": "Length of a throttling window, from its first failure.",

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     auth_failures_per_client: int = Field(10, ge=1, le=100000)
     auth_failures_per_address: int = Field(50, ge=1, le=100000)
     auth_failure_window_seconds: int = Field(300, ge=1, le=86400)
+    # Federated client authentication: workload identity tokens as client assertions.
+    federation_issuers_file: Path | None = None  # TOML [[issuer]] tables; unset: none trusted
+    federation_audience: str | None = None  # comma-separated; unset: the issuer URL
+    federation_max_assertion_lifetime_seconds: int = Field(3600, ge=60, le=86400)
 
     jwks_max_age: int = Field(300, ge=0, le=86400)
 
@@ -112,6 +116,12 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "json"  # every line on the stream, uvicorn's included
     metrics_enabled: bool = True  # GET /metrics (Prometheus); false: 404
+
+    @field_validator("federation_issuers_file", "federation_audience", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """Empty (as templating often leaves it) means unset."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -296,6 +306,13 @@ class Settings(BaseSettings):
     def issuer_url(self) -> str:
         assert self.issuer is not None
         return self.issuer
+
+    @property
+    def federation_audiences(self) -> tuple[str, ...]:
+        """The audience a federated client assertion must carry (exactly one of these)."""
+        named = tuple(item.strip() for item in (self.federation_audience or "").split(",")
+                      if item.strip())
+        return named or (self.issuer_url,)
 
     @property
     def token_endpoint(self) -> str:

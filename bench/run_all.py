@@ -10,6 +10,7 @@ import statistics
 import sys
 
 from bench import (
+    bench_client_auth,
     bench_delegated,
     bench_issuer,
     bench_memory,
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     figures += bench_delegated.run(seconds=seconds, rounds=rounds)
     figures += bench_workers.run(seconds=seconds, rounds=2 if not args.quick else 1,
                                  tokens_per_run=40_000 if not args.quick else 15_000)
+    figures += bench_client_auth.run(seconds=seconds, rounds=rounds)
     # A quick run only proves the bench works: it must not replace the published table.
     name = "quick" if args.quick else "latest"
     path = write_results(figures, name=name)

@@ -13,20 +13,29 @@
   caller already replaced the rejected one).
 - If a refresh fails while the cached token is still valid, the cached token is used.
 
+Without a secret: `SignetAuth.from_assertion_file(token_url, path)` presents the workload
+identity token in `path` (a Kubernetes projected service-account token, a JWT-SVID file)
+as the client assertion (federated client authentication), re-reading the file whenever
+it changed: the kubelet rewrites it before it expires.
+
 Needs only httpx (the `[verifier]` extra). Async use: one `SignetAuth` per event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+MAX_ASSERTION_BYTES = 65536
 DEFAULT_REFRESH_MARGIN = 60.0
 EXPIRY_SAFETY_SECONDS = 5.0  # transit and clock skew: stop presenting a token this long before exp
 
@@ -73,6 +82,47 @@ def token_request_parts(client_id: str, client_secret: str, *, scope: str | None
     return form, httpx.BasicAuth(client_id, client_secret)
 
 
+class AssertionFile:
+    """A token file that another party rewrites (the kubelet, a SPIRE helper): read again
+    whenever its inode, size or mtime changed. `stat` follows the symlink Kubernetes swaps
+    on each update, so a rewrite is always seen."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._signature: tuple[int, int, int] | None = None
+        self._value = ""
+        self._lock = threading.Lock()
+        self.reads = 0  # how many times the file was read (not just stat-ed)
+
+    def current(self) -> str:
+        """The token now in the file; OSError or ValueError when there is none."""
+        st = self.path.stat()
+        signature = (st.st_ino, st.st_size, st.st_mtime_ns)
+        with self._lock:
+            if signature != self._signature:
+                with open(self.path, "rb") as handle:
+                    data = handle.read(MAX_ASSERTION_BYTES + 1)
+                if len(data) > MAX_ASSERTION_BYTES:
+                    raise ValueError(f"{self.path}: larger than {MAX_ASSERTION_BYTES} bytes")
+                value = data.decode("ascii", "replace").strip()
+                if not value:
+                    raise ValueError(f"{self.path}: empty")
+                self._value, self._signature = value, signature
+                self.reads += 1
+            return self._value
+
+
+def assertion_form(assertion: str, *, client_id: str | None = None, scope: str | None = None,
+                   audience: str | None = None) -> dict[str, str]:
+    """The form of a client credentials request authenticated by a client assertion."""
+    form = {"grant_type": "client_credentials", "client_assertion_type": JWT_BEARER,
+            "client_assertion": assertion}
+    for name, value in (("client_id", client_id), ("scope", scope), ("audience", audience)):
+        if value:
+            form[name] = value
+    return form
+
+
 def parse_token_response(response: httpx.Response) -> dict[str, Any]:
     """The token response body, or TokenRequestError with the server's error code."""
     try:
@@ -97,6 +147,14 @@ def fetch_token(token_url: str, client_id: str, client_secret: str, *, scope: st
     form, auth = token_request_parts(client_id, client_secret, scope=scope, audience=audience,
                                      method=method)
     return _post_sync(token_url, form, auth, timeout)
+
+
+def fetch_token_with_assertion(token_url: str, assertion: str, *, client_id: str | None = None,
+                               scope: str | None = None, audience: str | None = None,
+                               timeout: float = 10.0) -> dict[str, Any]:
+    """One token request authenticated by a client assertion; raises TokenRequestError."""
+    return _post_sync(token_url, assertion_form(assertion, client_id=client_id, scope=scope,
+                                                audience=audience), None, timeout)
 
 
 def _post_sync(url: str, form: dict[str, str], auth: httpx.BasicAuth | None,
@@ -129,6 +187,27 @@ class SignetAuth(httpx.Auth):
         self._thread_lock = threading.Lock()
         self._async_lock = asyncio.Lock()
         self.token_requests = 0  # how many token requests this auth has sent
+        self.assertion_file: AssertionFile | None = None
+
+    @classmethod
+    def from_assertion_file(cls, token_url: str, path: str | os.PathLike[str], *,
+                            client_id: str | None = None, scope: str | None = None,
+                            audience: str | None = None, refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+                            timeout: float = 10.0,
+                            clock: Callable[[], float] = time.monotonic) -> SignetAuth:
+        """Authenticate with the workload identity token in `path`, re-read when it changes.
+        `client_id` only to choose among several clients declaring the same identity."""
+        auth = cls(token_url, client_id or "", "", scope=scope, audience=audience,
+                   refresh_margin=refresh_margin, timeout=timeout, clock=clock)
+        auth.assertion_file = AssertionFile(path)
+        auth._form, auth._basic = assertion_form("", client_id=client_id, scope=scope,
+                                                 audience=audience), None
+        return auth
+
+    def _request_form(self) -> dict[str, str]:
+        if self.assertion_file is None:
+            return self._form
+        return {**self._form, "client_assertion": self.assertion_file.current()}
 
     # -- when to refresh ----------------------------------------------------------------
     def _current(self, rejected: str | None, *, fresh: bool) -> str | None:
@@ -157,8 +236,8 @@ class SignetAuth(httpx.Auth):
             requested_at = self._clock()
             self.token_requests += 1
             try:
-                body = _post_sync(self.token_url, self._form, self._basic, self.timeout)
-            except (httpx.HTTPError, TokenRequestError):
+                body = _post_sync(self.token_url, self._request_form(), self._basic, self.timeout)
+            except (httpx.HTTPError, TokenRequestError, OSError, ValueError):
                 if (usable := self._current(rejected, fresh=False)) is None:
                     raise
                 return usable  # the refresh failed, but the cached token is still valid
@@ -182,8 +261,9 @@ class SignetAuth(httpx.Auth):
             requested_at = self._clock()
             self.token_requests += 1
             try:
-                body = await _post_async(self.token_url, self._form, self._basic, self.timeout)
-            except (httpx.HTTPError, TokenRequestError):
+                body = await _post_async(self.token_url, self._request_form(), self._basic,
+                                         self.timeout)
+            except (httpx.HTTPError, TokenRequestError, OSError, ValueError):
                 if (usable := self._current(rejected, fresh=False)) is None:
                     raise
                 return usable  # the refresh failed, but the cached token is still valid

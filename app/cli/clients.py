@@ -59,11 +59,43 @@ def _load_key_file(path: Path, key_alg: str | None) -> dict[str, Any]:
     return jwks  # type: ignore[no-any-return]
 
 
+def _federated(args: argparse.Namespace) -> list[dict[str, Any]] | None:
+    """One federated identity from the --federated-* flags (more: edit the clients file)."""
+    if args.federated_issuer is None:
+        if args.federated_subject or args.federated_subject_pattern or args.federated_claim \
+                or args.federated_audience:
+            raise UsageError("--federated-* flags need --federated-issuer")
+        return None
+    identity: dict[str, Any] = {"issuer": args.federated_issuer}
+    for key, value in (("subject", args.federated_subject),
+                       ("subject_pattern", args.federated_subject_pattern),
+                       ("audience", args.federated_audience)):
+        if value is not None:
+            identity[key] = value
+    claims: dict[str, Any] = {}
+    for condition in args.federated_claim or ():
+        name, equals, value = condition.partition("=")
+        if not equals or not name or not value:
+            raise UsageError(f"--federated-claim {condition!r}: write NAME=VALUE"
+                             " (NAME/INNER for an object claim, e.g. kubernetes.io/namespace=payments)")
+        *outer, last = name.split("/")
+        target = claims
+        for part in outer:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise UsageError(f"--federated-claim {condition!r}: {part} is already a value")
+        target[last] = value
+    if claims:
+        identity["claims"] = claims
+    return [identity]
+
+
 def _print_secret(client_id: str, secret: str | None, as_json: bool) -> None:
     if as_json:
         print(json.dumps({"client_id": client_id, "client_secret": secret}))
     elif secret is None:
-        print(f"client {client_id} added; it authenticates with private_key_jwt (no secret)")
+        print(f"client {client_id} added; it authenticates with private_key_jwt or its federated"
+              " identity (no secret)")
     else:
         print(f"client_id:     {client_id}\nclient_secret: {secret}\n"
               "(shown once: Signet stores only its hash)")
@@ -74,11 +106,13 @@ def add(settings: Settings, args: argparse.Namespace) -> int:
         raise UsageError(f"--lifetime {args.lifetime} exceeds SIGNET_MAX_TOKEN_LIFETIME_SECONDS"
                          f" ({settings.max_token_lifetime_seconds})")
     jwks = _load_key_file(Path(args.jwks_file), args.key_alg) if args.jwks_file else None
-    secret = None if jwks else generate_secret()
+    federated = _federated(args)
+    secret = None if jwks or federated else generate_secret()
     record: dict[str, Any] = {
         "scopes": args.scope, "default_scopes": args.default_scope or args.scope,
         "audiences": args.audience, "token_lifetime_seconds": args.lifetime,
-        "secret_hash": hash_secret(secret) if secret else None, "jwks": jwks}
+        "secret_hash": hash_secret(secret) if secret else None, "jwks": jwks,
+        "federated": federated}
     client = _parse(args.client_id, {k: v for k, v in record.items() if v is not None})
     with editing(settings.clients_file) as clients:
         if args.client_id in clients:
@@ -239,6 +273,14 @@ def add_commands(commands: Any) -> None:
     add_p.add_argument("--lifetime", type=int, help="token lifetime in seconds for this client")
     add_p.add_argument("--jwks-file", help="JWKS or PEM public key: the client uses private_key_jwt")
     add_p.add_argument("--key-alg", choices=list(ALGORITHMS), help="algorithm of an RSA PEM key")
+    add_p.add_argument("--federated-issuer", help="federation issuer URL: the client authenticates"
+                       " with that issuer's workload tokens (no secret)")
+    add_p.add_argument("--federated-subject", help="the exact sub of its workload tokens")
+    add_p.add_argument("--federated-subject-pattern",
+                       help="instead: a sub pattern (* one segment between : or /, ** any)")
+    add_p.add_argument("--federated-audience", help="the audience its tokens must carry")
+    add_p.add_argument("--federated-claim", action="append",
+                       help="claim condition NAME=VALUE, NAME/INNER for object claims (repeat)")
     add_p.add_argument("--json", action="store_true", help='print {"client_id","client_secret"}')
     add_p.set_defaults(handler=add)
     list_p = sub.add_parser("list", help="list clients (never secrets)")

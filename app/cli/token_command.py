@@ -95,9 +95,26 @@ def token(settings: Settings, args: argparse.Namespace) -> int:
 
     issuer = (args.issuer or settings.issuer_url).rstrip("/")
     token_url = issuer + "/token"
-    if args.key_file:
-        if any(s is not None for s in (args.client_secret, args.client_secret_env,
-                                       args.client_secret_file)):
+    secrets_given = [s for s in (args.client_secret, args.client_secret_env, args.client_secret_file)
+                     if s is not None]
+    auth: Any = None
+    if args.assertion_file:
+        # A workload identity token (a projected service-account token, a JWT-SVID, a CI
+        # OIDC token) that a federation issuer signed: presented as it is, re-read each time.
+        from signet.client import AssertionFile, assertion_form
+
+        if args.key_file or secrets_given:
+            raise UsageError("--assertion-file, --key-file and a client secret exclude each other")
+        try:
+            assertion = AssertionFile(args.assertion_file).current()
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read --assertion-file: {exc}") from None
+        form = assertion_form(assertion, client_id=args.client_id, scope=args.scope,
+                              audience=args.audience)
+    elif args.client_id is None:
+        raise UsageError("--client-id is needed unless --assertion-file names the client")
+    elif args.key_file:
+        if secrets_given:
             raise UsageError("--key-file (private_key_jwt) and a client secret exclude each other")
         form: dict[str, str] = {"grant_type": "client_credentials", "client_assertion_type": JWT_BEARER,
                                 "client_assertion": client_assertion(
@@ -107,7 +124,6 @@ def token(settings: Settings, args: argparse.Namespace) -> int:
             form["scope"] = args.scope
         if args.audience:
             form["audience"] = args.audience
-        auth = None
     else:
         form, auth = token_request_parts(args.client_id, read_secret(args), scope=args.scope,
                                          audience=args.audience)
@@ -125,8 +141,12 @@ def token(settings: Settings, args: argparse.Namespace) -> int:
 
 def add_token_parser(commands: Any) -> None:
     token_p = commands.add_parser("token", help="get a token from a running issuer (for debugging)")
-    token_p.add_argument("--client-id", required=True)
+    token_p.add_argument("--client-id", help="the client (optional with --assertion-file when"
+                         " the token's identity names one client)")
     secret = token_p.add_argument_group("client authentication (exactly one)")
+    secret.add_argument("--assertion-file", metavar="PATH",
+                        help="a workload identity token file (a projected service-account token)"
+                             " a trusted federation issuer signed: presented instead of a secret")
     secret.add_argument("--client-secret-env", metavar="NAME",
                         help="read the client secret from environment variable NAME")
     secret.add_argument("--client-secret-file", metavar="PATH",

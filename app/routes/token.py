@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 
 from signet.keys.base import KeyBackendError, PublishedKey
 from signet.signer import JwsSigner
+from signet.verifier import VerifierConfigError
 
 from ..asgi.openapi_docs import TOKEN_REQUEST, TOKEN_RESPONSES
 from ..settings import ConfigurationError, Settings
@@ -24,6 +25,7 @@ from ..state.redis_link import RedisLink
 from ..token import audit
 from ..token.client_auth import Authenticator, extract_credentials
 from ..token.client_secrets import SecretVerifier
+from ..token.federation import Federation, read_federation_file
 from ..token.form import read_token_form
 from ..token.grants import GRANT_TYPE, grant_for
 from ..token.oauth_errors import NO_STORE, OAuthError, invalid_request, try_later
@@ -46,6 +48,7 @@ class TokenEndpoint:
     signer: JwsSigner
     authenticator: Authenticator
     redis: RedisLink | None
+    federation: Federation
 
     @classmethod
     def create(cls, settings: Settings, signer: JwsSigner) -> TokenEndpoint:
@@ -54,19 +57,38 @@ class TokenEndpoint:
         except RegistryError as exc:
             raise ConfigurationError(f"SIGNET_CLIENTS_FILE: {exc}") from None
         redis = RedisLink(settings.redis_url, settings.redis_prefix) if settings.redis_url else None
+        replay = ReplayCache(redis)
+        federation = cls._federation(settings, registry, replay)
         limits = ThrottleLimits(settings.auth_failures_per_client, settings.auth_failures_per_address,
                                 settings.auth_failure_window_seconds)
         authenticator = Authenticator(
             registry, SecretVerifier(settings.client_auth_cache_seconds),
-            FailureThrottle(limits, redis), ReplayCache(redis),
+            FailureThrottle(limits, redis), replay,
             assertion_audiences=[settings.token_endpoint, settings.issuer_url],
-            assertion_max_lifetime=settings.client_assertion_max_lifetime_seconds)
+            assertion_max_lifetime=settings.client_assertion_max_lifetime_seconds,
+            federation=federation)
         log.info("token endpoint ready", extra={"fields": {
             "clients_file": str(settings.clients_file), "clients": len(registry),
+            "federation_issuers": list(federation.issuers),
             "shared_state": "redis" if redis else "memory"}})
-        return cls(settings, signer, authenticator, redis)
+        return cls(settings, signer, authenticator, redis, federation)
+
+    @staticmethod
+    def _federation(settings: Settings, registry: ClientRegistry, replay: ReplayCache) -> Federation:
+        issuers = ()
+        if settings.federation_issuers_file is not None:
+            try:
+                issuers = read_federation_file(
+                    settings.federation_issuers_file, audiences=settings.federation_audiences,
+                    max_lifetime=settings.federation_max_assertion_lifetime_seconds,
+                    own_issuer=settings.issuer_url)
+            except VerifierConfigError as exc:
+                raise ConfigurationError(str(exc)) from None
+        return Federation(issuers, registry, replay, redis_url=settings.redis_url,
+                          redis_prefix=settings.redis_prefix + "federation:")
 
     async def aclose(self) -> None:
+        await self.federation.aclose()
         if self.redis is not None:
             await self.redis.aclose()
 
@@ -76,14 +98,16 @@ class TokenEndpoint:
         method: str | None = None
         try:
             form = await read_token_form(request, self.settings.token_max_body_bytes)
-            creds = extract_credentials(request.headers.get("authorization"), form)
+            creds = extract_credentials(request.headers.get("authorization"), form,
+                                        self.federation.trusts)
             method = creds.method
             grant_type = form.get("grant_type")
             if grant_type is None:
                 raise invalid_request("grant_type is required")
             if grant_type != GRANT_TYPE:
                 raise OAuthError("unsupported_grant_type", f"only {GRANT_TYPE} is supported")
-            client = await self.authenticator.authenticate(creds, source)
+            facts: dict[str, str] = {}
+            client = await self.authenticator.authenticate(creds, source, facts)
             grant = grant_for(client, form, self.settings.token_lifetime_seconds,
                               self.settings.max_token_lifetime_seconds)
             claims = grant.claims(self.settings.issuer_url, int(time.time()))
@@ -92,9 +116,10 @@ class TokenEndpoint:
             audit.token_refused(exc, method, source)
             request.app.state.metrics.token_refused(exc.error, method, time.perf_counter() - started)
             return exc.response()
-        audit.token_issued(grant, claims, key.kid, creds.method, source)
+        audit.token_issued(grant, claims, key.kid, creds.method, source, facts)
         request.app.state.metrics.token_issued(key.alg.name, creds.method,
                                                time.perf_counter() - started)
+        request.app.state.metrics.client_authenticated(creds.method)
         return JSONResponse({"access_token": token, "token_type": "Bearer",
                              "expires_in": grant.lifetime, "scope": grant.scope}, headers=NO_STORE)
 

@@ -122,6 +122,10 @@ class IssuerMetrics:
             " to the response, by outcome (issued, or the OAuth error code) and client"
             " authentication method (none when the request named none)",
             ["outcome", "auth_method"], buckets=TOKEN_BUCKETS, registry=self.registry)
+        self.client_authentications = Counter(
+            "signet_client_authentications", "Tokens issued, by the client's authentication"
+            " method (client_secret_basic, client_secret_post, private_key_jwt, federated)",
+            ["method"], registry=self.registry)
         self.tokens_refused = Counter(
             "signet_token_requests_refused", "Token requests refused, by OAuth error code",
             ["reason"], registry=self.registry)
@@ -138,6 +142,9 @@ class IssuerMetrics:
     def token_issued(self, alg: str, auth_method: str, seconds: float) -> None:
         self.tokens_issued.labels(alg).inc()
         self.token_seconds.labels("issued", auth_method).observe(seconds)
+
+    def client_authenticated(self, method: str) -> None:
+        self.client_authentications.labels(method).inc()
 
     def token_refused(self, reason: str, auth_method: str | None, seconds: float) -> None:
         self.tokens_refused.labels(reason).inc()

@@ -45,6 +45,15 @@ class AssertionRejected(Exception):
     """The assertion does not authenticate the client; str() is safe to return to it."""
 
 
+def unverified_issuer(assertion: str) -> object:
+    """The `iss` the assertion claims (unverified): a federation issuer's or the client's."""
+    try:
+        claims = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    return claims.get("iss")
+
+
 def unverified_client_id(assertion: str) -> str | None:
     """The client the assertion claims to come from (`sub`, which must equal `iss`)."""
     try:

@@ -15,15 +15,17 @@ log = logging.getLogger("signet.audit")
 log.setLevel(logging.INFO)
 
 
-def token_issued(grant: Grant, claims: dict[str, object], kid: str, method: str, source: str) -> None:
+def token_issued(grant: Grant, claims: dict[str, object], kid: str, method: str, source: str,
+                 facts: dict[str, str] | None = None) -> None:
+    """`facts`: what the authentication adds (a federated client's issuer and subject)."""
     log.info("token issued", extra={"fields": {
         "event": "token_issued", "client_id": grant.client_id, "jti": claims["jti"], "kid": kid,
         "scopes": list(grant.scopes), "audience": grant.audience, "exp": claims["exp"],
-        "auth_method": method, "source": source}})
+        "auth_method": method, "source": source, **(facts or {})}})
 
 
 def token_refused(error: OAuthError, method: str | None, source: str) -> None:
     log.info("token refused", extra={"fields": {
         "event": "token_refused", "reason": error.error, "description": error.description,
         "status": error.status, "client_id": error.client_id, "auth_method": method,
-        "source": source}})
+        "source": source, **({"detail": error.detail} if error.detail else {})}})

@@ -1,7 +1,9 @@
 """Client authentication at the token endpoint (RFC 6749 section 2.3, RFC 7523 section 3).
 
 Exactly one method per request: HTTP Basic (`client_secret_basic`), form secret
-(`client_secret_post`) or a signed assertion (`private_key_jwt`). Every failure looks
+(`client_secret_post`), a signed assertion (`private_key_jwt`), or a workload identity
+token from a trusted federation issuer as the assertion (`federated`, see
+federation.py: told apart from private_key_jwt by its `iss`). Every failure looks
 the same to the caller ("client authentication failed") whether the client id exists
 or not, costs the same, and counts toward the throttle.
 """
@@ -10,19 +12,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
+
+from signet.verifier import KeysUnavailable
 
 from .assertions import (
     JWT_BEARER,
     AssertionRejected,
     check_without_a_client,
     unverified_client_id,
+    unverified_issuer,
     verify_assertion,
 )
 from .client_secrets import KdfBusy, SecretVerifier
+from .federation import Federation, FederationRefused
 from .form import TokenForm
-from .oauth_errors import OAuthError, invalid_client, invalid_request
+from .oauth_errors import OAuthError, invalid_client, invalid_request, try_later
 from .registry import CLIENT_ID, Client, ClientRegistry
 from .replay import ReplayCache
 from .throttle import FailureThrottle
@@ -31,11 +38,13 @@ from .throttle import FailureThrottle
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 MAX_SECRET_LENGTH = 512
 FAILED = "client authentication failed"
+FEDERATED = "federated"
+KEYS_RETRY_AFTER_SECONDS = 5
 
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    method: str  # client_secret_basic | client_secret_post | private_key_jwt
+    method: str  # client_secret_basic | client_secret_post | private_key_jwt | federated
     client_id: str
     secret: str | None = None
     assertion: str | None = None
@@ -56,7 +65,8 @@ def _basic(authorization: str) -> tuple[str, str]:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
-def extract_credentials(authorization: str | None, form: TokenForm) -> Credentials:
+def extract_credentials(authorization: str | None, form: TokenForm,
+                        federation_trusts: Callable[[object], bool] = lambda issuer: False) -> Credentials:
     used = [name for name, present in (
         ("client_secret_basic", authorization is not None),
         ("client_secret_post", "client_secret" in form),
@@ -83,10 +93,17 @@ def extract_credentials(authorization: str | None, form: TokenForm) -> Credentia
         raise invalid_request("private_key_jwt needs both client_assertion and client_assertion_type")
     if assertion_type != JWT_BEARER:
         raise invalid_client(f"unsupported client_assertion_type; use {JWT_BEARER}", form_client_id)
+    issuer = unverified_issuer(assertion)
+    if federation_trusts(issuer):
+        # The client is found by the token's subject; a client_id sent along picks among
+        # several clients declaring the same identity.
+        return Credentials(FEDERATED, form_client_id or "", assertion=assertion)
     claimed = unverified_client_id(assertion)
     if claimed is None:
         raise invalid_client("client assertion is not a JWT with a sub claim", form_client_id)
     if form_client_id is not None and form_client_id != claimed:
+        if issuer != claimed:  # not a private_key_jwt (iss = sub) at all: an unknown issuer's
+            raise invalid_client(FAILED)
         raise invalid_request("client_id differs from the client assertion's sub")
     return Credentials("private_key_jwt", claimed, assertion=assertion)
 
@@ -94,15 +111,21 @@ def extract_credentials(authorization: str | None, form: TokenForm) -> Credentia
 class Authenticator:
     def __init__(self, registry: ClientRegistry, secrets: SecretVerifier, throttle: FailureThrottle,
                  replay: ReplayCache, *, assertion_audiences: list[str],
-                 assertion_max_lifetime: int) -> None:
+                 assertion_max_lifetime: int, federation: Federation | None = None) -> None:
         self.registry = registry
+        self.federation = federation
         self.secrets = secrets
         self.throttle = throttle
         self.replay = replay
         self.assertion_audiences = assertion_audiences
         self.assertion_max_lifetime = assertion_max_lifetime
 
-    async def authenticate(self, creds: Credentials, source: str) -> Client:
+    async def authenticate(self, creds: Credentials, source: str,
+                           facts: dict[str, str] | None = None) -> Client:
+        """The authenticated client; `facts` receives what the audit line should add (for a
+        federated client: the issuer and the subject it authenticated as)."""
+        if creds.method == FEDERATED:
+            return await self._federated(creds, source, facts if facts is not None else {})
         valid_id = bool(CLIENT_ID.fullmatch(creds.client_id))
         client = self.registry.get(creds.client_id) if valid_id else None
         known_id = creds.client_id if valid_id else None
@@ -141,6 +164,30 @@ class Authenticator:
             raise
         await self.throttle.refund(known_id, source)
         assert client is not None
+        return client
+
+    async def _federated(self, creds: Credentials, source: str, facts: dict[str, str]) -> Client:
+        """A workload identity token: throttled per address (no client is known before it
+        verifies), every refusal the same 401, the reason in the audit line only."""
+        assert self.federation is not None and creds.assertion is not None
+        wanted = creds.client_id if CLIENT_ID.fullmatch(creds.client_id) else None
+        reservation = await self.throttle.reserve(None, source, registered=False)
+        if reservation.refused is not None:
+            raise OAuthError("temporarily_unavailable", "too many failed client authentications for"
+                             f" this client or address; retry in {reservation.refused} s", 429,
+                             {"Retry-After": str(reservation.refused)}, wanted)
+        try:
+            client, identity = await self.federation.authenticate(creds.assertion, wanted)
+        except KeysUnavailable:
+            await self.throttle.refund(None, source)  # not checked: not a failure
+            raise try_later("the federation issuer's keys are unavailable; retry later",
+                            KEYS_RETRY_AFTER_SECONDS) from None
+        except FederationRefused as exc:
+            error = invalid_client(FAILED, wanted)
+            error.detail = str(exc)
+            raise error from None
+        await self.throttle.refund(None, source)
+        facts["federated_identity"] = identity.describe()
         return client
 
     async def _check(self, creds: Credentials, client: Client | None, valid_id: bool,

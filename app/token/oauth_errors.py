@@ -20,6 +20,7 @@ class OAuthError(Exception):
         self.status = status
         self.headers = headers or {}
         self.client_id = client_id
+        self.detail: str | None = None  # for the audit line only, never for the caller
 
     def response(self) -> JSONResponse:
         return JSONResponse({"error": self.error, "error_description": self.description},

@@ -29,6 +29,8 @@ import yaml
 from signet.algorithms import ALGORITHMS, Algorithm
 from signet.jwk import JWKError, PublicKey, jwk_algorithm, jwk_to_public_key
 
+from .federated_identity import FederatedIdentity, IdentityError, parse_identities
+
 log = logging.getLogger("signet.clients")
 
 CLIENT_ID = re.compile(r"[A-Za-z0-9._~-]{1,128}")
@@ -40,7 +42,7 @@ MAX_CLIENT_KEYS = 10
 ASSERTION_ALGORITHMS: tuple[str, ...] = tuple(ALGORITHMS)
 RELOAD_CHECK_SECONDS = 1.0
 FIELDS = {"secret_hash", "scopes", "default_scopes", "audiences", "token_lifetime_seconds",
-          "enabled", "jwks"}
+          "enabled", "jwks", "federated"}
 
 
 class RegistryError(Exception):
@@ -67,11 +69,13 @@ class Client:
     enabled: bool = True
     jwks: dict[str, Any] | None = None
     keys: tuple[ClientKey, ...] = field(default=(), compare=False)
+    federated: tuple[FederatedIdentity, ...] = ()  # workload identities it authenticates as
 
     @property
     def auth_methods(self) -> tuple[str, ...]:
         methods = ("client_secret_basic", "client_secret_post") if self.secret_hash else ()
-        return methods + (("private_key_jwt",) if self.keys else ())
+        return (methods + (("private_key_jwt",) if self.keys else ())
+                + (("federated",) if self.federated else ()))
 
     def record(self) -> dict[str, Any]:
         """The file form (no client_id: it is the key of the record)."""
@@ -80,6 +84,8 @@ class Client:
             out["secret_hash"] = self.secret_hash
         if self.jwks:
             out["jwks"] = self.jwks
+        if self.federated:
+            out["federated"] = [identity.record() for identity in self.federated]
         out.update(scopes=list(self.scopes), default_scopes=list(self.default_scopes),
                    audiences=list(self.audiences))
         if self.token_lifetime_seconds is not None:
@@ -150,9 +156,17 @@ def parse_client(client_id: str, record: Any) -> Client:
                             " (never the secret itself)")
     jwks = record.get("jwks")
     keys = parse_jwks(jwks, f"client {client_id!r}") if jwks is not None else ()
-    if not secret_hash and not keys:
-        raise RegistryError(f"client {client_id!r}: needs a secret_hash or a jwks to authenticate")
-    return Client(client_id, scopes, defaults, audiences, secret_hash, lifetime, enabled, jwks, keys)
+    federated: tuple[FederatedIdentity, ...] = ()
+    if record.get("federated") is not None:
+        try:
+            federated = parse_identities(record["federated"], f"client {client_id!r}")
+        except IdentityError as exc:
+            raise RegistryError(str(exc)) from None
+    if not secret_hash and not keys and not federated:
+        raise RegistryError(f"client {client_id!r}: needs a secret_hash or a jwks (or federated"
+                            " identities) to authenticate")
+    return Client(client_id, scopes, defaults, audiences, secret_hash, lifetime, enabled, jwks, keys,
+                  federated)
 
 
 def parse_registry(document: Any, path: Path) -> dict[str, Client]:
@@ -286,6 +300,15 @@ class ClientRegistry:
         if time.monotonic() - self._checked_at >= RELOAD_CHECK_SECONDS:
             self.reload_if_changed()
         return self._clients.get(client_id)
+
+    def federated_matches(self, issuer: str, subject: str, audiences: tuple[str, ...],
+                          claims: dict[str, Any]) -> list[tuple[Client, FederatedIdentity]]:
+        """Every (client, identity) whose declared federated identity this token matches."""
+        if time.monotonic() - self._checked_at >= RELOAD_CHECK_SECONDS:
+            self.reload_if_changed()
+        return [(client, identity) for client in self._clients.values()
+                for identity in client.federated
+                if identity.matches(issuer, subject, audiences, claims)]
 
     def reload_if_changed(self) -> bool:
         self._checked_at = time.monotonic()

@@ -133,6 +133,20 @@ class JwksFetcher:
         except httpx.HTTPError as exc:
             raise FetchError(f"GET {url} failed: {type(exc).__name__}") from None
 
+    def read_jwks_file(self, path: str) -> Fetched:
+        """A JWKS from a local file (an unreachable issuer's keys, copied by the operator)."""
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_DOCUMENT_BYTES + 1)
+        except OSError as exc:
+            raise FetchError(f"cannot read JWKS file {path!r}: {exc.strerror}") from None
+        if len(data) > MAX_DOCUMENT_BYTES:
+            raise FetchError(f"JWKS file larger than {MAX_DOCUMENT_BYTES} bytes")
+        try:
+            return Fetched(data.decode("utf-8"), None, None)
+        except UnicodeDecodeError:
+            raise FetchError("JWKS file is not UTF-8") from None
+
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.aclose()

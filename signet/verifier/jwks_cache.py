@@ -94,6 +94,7 @@ class IssuerSource:
     trust: KeyTrust | None = None  # pinned roots (SIGNET_VERIFIER_ROOT_KEYS)
     algorithms: Mapping[str, Algorithm] = field(default_factory=lambda: dict(ALGORITHMS))
     unnamed: tuple[Algorithm, ...] = ()  # what a key without `alg` may be bound to
+    jwks_file: str | None = None  # a local file instead of any URL
 
 
 @dataclass(slots=True)
@@ -103,6 +104,7 @@ class _IssuerCache:
     jwks_url: str | None
     trust: KeyTrust | None
     binding: KeyBinding
+    jwks_file: str | None = None
     refreshing: asyncio.Task[bool] | None = None  # the single-flight refresh under way
     kid_refetch: asyncio.Task[None] | None = None  # the unknown-kid refetch under way
     retry_after: float = 0.0  # no refresh before this after a failure (unless forced)
@@ -118,7 +120,8 @@ class JwksCache:
                  on_removed: Callable[[str, set[str]], None], clock: Callable[[], float]) -> None:
         self.issuers = {issuer: source.keys for issuer, source in sources.items()}
         self._per = {issuer: _IssuerCache(source.jwks_url, source.trust,
-                                          KeyBinding(source.algorithms, source.unnamed))
+                                          KeyBinding(source.algorithms, source.unnamed),
+                                          source.jwks_file)
                      for issuer, source in sources.items()}
         self.policy = policy
         self._fetcher = fetcher
@@ -366,9 +369,14 @@ class JwksCache:
         # Revalidate whichever copy we hold; a 304 then means "still this document".
         base = previous if previous is not None and previous.fetched_at >= state.fetched_at else None
         document, etag = (base.document, base.etag) if base else (state.document, state.etag)
-        url = await self._jwks_url(issuer)
-        self.stats.jwks_fetches += 1
-        result = await self._fetcher.fetch_jwks(url, etag if document is not None else None)
+        jwks_file = self._per[issuer].jwks_file
+        if jwks_file is not None:
+            self.stats.jwks_fetches += 1
+            result = self._fetcher.read_jwks_file(jwks_file)
+        else:
+            url = await self._jwks_url(issuer)
+            self.stats.jwks_fetches += 1
+            result = await self._fetcher.fetch_jwks(url, etag if document is not None else None)
         if result.document is None:
             self.stats.jwks_not_modified += 1
             assert document is not None

@@ -19,6 +19,22 @@ Each preset follows its provider's public documentation of its access tokens:
   `rfc9068` profile: `typ: at+jwt`, `client_id`).
 - Amazon Cognito: "Understanding the access token" (no `aud`; `client_id` the app client,
   checked against an allow-list; `token_use` is `access`, and `id` in ID tokens).
+
+Three more describe workload identity tokens, which Signet's token endpoint accepts as
+client assertions (federated client authentication), never as access tokens:
+
+- `kubernetes`: service-account tokens ("Managing Service Accounts", "Service account token
+  volume projection"): no header `typ`, RS256 or ES256, `sub` is
+  `system:serviceaccount:<namespace>:<name>`, and a `kubernetes.io` claim holds `namespace`,
+  `serviceaccount` {name, uid} and the object the token is bound to (`pod` or `secret`).
+- `spiffe`: JWT-SVIDs (SPIFFE JWT-SVID specification, section 3): `typ` absent, `JWT` or
+  `JOSE`; `sub` the SPIFFE ID, `aud` and `exp` required (`iss` too here: the issuer is found
+  by it, so the SPIRE server's `jwt_issuer` must be set).
+- `github-actions`: GitHub's OIDC tokens ("About security hardening with OpenID Connect"):
+  `typ: JWT`, RS256, `sub` such as `repo:<owner>/<repo>:ref:refs/heads/main`, with `jti`,
+  `repository`, `ref` and, for jobs that use one, `environment`.
+
+None of the three accepts `typ: at+jwt`: an access token is never a workload identity.
 """
 
 from __future__ import annotations
@@ -34,6 +50,7 @@ RFC9068_REQUIRED_CLAIMS = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti"
 ACCESS_TOKEN_TYPES = frozenset(("at+jwt", "application/at+jwt"))
 JWT_TYPES = frozenset(("jwt", "application/jwt"))
 NO_TYP = ""  # stands for a header without `typ` in `IssuerProfile.token_types`
+JOSE_TYPES = frozenset(("jose",))  # JWT-SVID section 3: typ may be JWT or JOSE
 # OpenID Connect Core section 2 and 3.1.3.6: claims that only ID tokens carry.
 ID_TOKEN_ONLY_CLAIMS = ("nonce", "at_hash", "c_hash")
 
@@ -57,6 +74,9 @@ class IssuerProfile:
     needs: tuple[tuple[str, ...], ...] = ()
     refused_claims: tuple[str, ...] = ()
     tells_id_tokens_apart: str = ""  # for the docs table
+    # "access": an access token profile; "workload": a workload identity (federated client
+    # authentication at the token endpoint only, never accepted by middleware as access).
+    kind: str = "access"
 
     def with_required(self, required: tuple[str, ...]) -> IssuerProfile:
         """The same profile with another set of required claims (the `required_claims` option)."""
@@ -97,16 +117,36 @@ PROFILES: dict[str, IssuerProfile] = {p.name: p for p in (
         "cognito", JWT_TYPES | {NO_TYP}, ("iss", "exp", "iat", "sub", "client_id"),
         audience_from="client_id", must_equal=(("token_use", "access"),),
         tells_id_tokens_apart="claim token_use must be access (ID tokens: id)"),
+    IssuerProfile(
+        "kubernetes", JWT_TYPES | {NO_TYP}, ("iss", "exp", "iat", "aud", "sub", "kubernetes.io"),
+        client_claims=(), scope_claims=(), needs=(("kubernetes.io",),),
+        refused_claims=("client_id", "scope"), kind="workload",
+        tells_id_tokens_apart="workload identity: needs kubernetes.io; refuses client_id, scope"),
+    IssuerProfile(
+        "spiffe", JWT_TYPES | JOSE_TYPES | {NO_TYP}, ("iss", "exp", "aud", "sub"),
+        client_claims=(), scope_claims=(), refused_claims=("client_id", "scope"), kind="workload",
+        tells_id_tokens_apart="workload identity: sub must be a SPIFFE ID; refuses client_id, scope"),
+    IssuerProfile(
+        "github-actions", JWT_TYPES, ("iss", "exp", "iat", "aud", "sub", "jti", "repository"),
+        client_claims=(), scope_claims=(), needs=(("repository",),),
+        refused_claims=("client_id", "scope"), kind="workload",
+        tells_id_tokens_apart="workload identity: needs repository; refuses client_id, scope"),
 )}
+WORKLOAD_PROFILES = tuple(name for name, profile in PROFILES.items() if profile.kind == "workload")
 DEFAULT_PROFILE = "rfc9068"
 
 
-def profile_named(name: str, variable: str) -> IssuerProfile:
-    """A preset by name, or a configuration error naming `variable` and the choices."""
+def profile_named(name: str, variable: str, kind: str = "access") -> IssuerProfile:
+    """A preset of `kind` by name, or a configuration error naming `variable` and the choices.
+
+    Why the kind: a workload identity (a Kubernetes service-account token, say) must never
+    pass as an access token, so the verifier's settings offer access profiles only, and the
+    token endpoint's federation settings workload profiles only."""
     profile = PROFILES.get(name.strip().lower()) if isinstance(name, str) else None
-    if profile is None:
+    if profile is None or profile.kind != kind:
+        choices = ", ".join(p.name for p in PROFILES.values() if p.kind == kind)
         raise VerifierConfigError(variable, f"unknown issuer profile {str(name)[:40]!r};"
-                                  f" choose from {', '.join(PROFILES)}")
+                                  f" choose from {choices}")
     return profile
 
 

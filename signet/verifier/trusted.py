@@ -25,7 +25,8 @@ from signet.verifier.profiles import IssuerProfile, profile_named
 from signet.verifier.roots import RootPinError, RootPins
 
 FILE_VARIABLE = "SIGNET_VERIFIER_ISSUERS_FILE"
-ENTRY_KEYS = frozenset(("issuer", "profile", "audiences", "algorithms", "jwks_url", "root_keys"))
+ENTRY_KEYS = frozenset(("issuer", "profile", "audiences", "algorithms", "jwks_url", "jwks_file",
+                        "root_keys"))
 MAX_FILE_BYTES = 1_048_576
 
 
@@ -40,8 +41,11 @@ class TrustedIssuer:
     # Algorithms a JWK *without* `alg` may be bound to, by its type and curve: the allow-list,
     # except that RSA keys get RS256 only unless the algorithms were configured for the issuer.
     unnamed_key_algorithms: tuple[str, ...]
-    jwks_url: str | None = None  # None: found by OpenID discovery
+    jwks_url: str | None = None  # None: found by OpenID discovery (unless jwks_file is set)
     root_keys: RootPins | None = None
+    # A local JWKS file read instead of any URL: an issuer the verifier cannot reach (a
+    # cluster's service-account issuer, a SPIFFE bundle written by an agent). Re-read on refresh.
+    jwks_file: str | None = None
 
 
 def unnamed_key_algorithms(algorithms: Sequence[str], configured: bool) -> tuple[str, ...]:
@@ -77,8 +81,10 @@ def read_issuers_file(path: str) -> list[dict[str, Any]]:
 
 
 def trusted_issuer(entry: Any, where: str, *, audiences: tuple[str, ...], algorithms: Sequence[str],
-                   algorithms_configured: bool, variable: str = FILE_VARIABLE) -> TrustedIssuer:
-    """One `[[issuer]]` table, checked; `audiences` and `algorithms` are the defaults."""
+                   algorithms_configured: bool, variable: str = FILE_VARIABLE,
+                   kind: str = "access") -> TrustedIssuer:
+    """One `[[issuer]]` table, checked; `audiences` and `algorithms` are the defaults, `kind`
+    the kind of profile it may name (see signet.verifier.profiles.profile_named)."""
     if not isinstance(entry, Mapping):
         raise VerifierConfigError(variable, f"{where}: not a table")
     unknown = set(entry) - ENTRY_KEYS
@@ -89,7 +95,8 @@ def trusted_issuer(entry: Any, where: str, *, audiences: tuple[str, ...], algori
     if not isinstance(issuer, str) or not issuer.strip():
         raise VerifierConfigError(variable, f"{where}: 'issuer' (the issuer URL) is required")
     issuer = issuer.strip()
-    profile = profile_named(str(entry.get("profile", "rfc9068")), variable)
+    default_profile = "rfc9068" if kind == "access" else ""
+    profile = profile_named(str(entry.get("profile", default_profile)), variable, kind)
     own_audiences = _strings(entry.get("audiences"), variable, f"{where}: 'audiences'")
     if not (own_audiences or audiences):
         what = "app client ids" if profile.audience_from == "client_id" else "audiences"
@@ -101,8 +108,13 @@ def trusted_issuer(entry: Any, where: str, *, audiences: tuple[str, ...], algori
             raise VerifierConfigError(variable, f"{where}: unsupported algorithm {name!r};"
                                       f" choose from {', '.join(ALGORITHMS)}")
     chosen = own_algorithms or tuple(algorithms)
-    jwks_url = entry.get("jwks_url")
-    if jwks_url is not None:
+    jwks_url, jwks_file = entry.get("jwks_url"), entry.get("jwks_file")
+    if jwks_file is not None:
+        if jwks_url is not None:
+            raise VerifierConfigError(variable, f"{where}: set 'jwks_url' or 'jwks_file', not both")
+        if not isinstance(jwks_file, str) or not jwks_file.strip():
+            raise VerifierConfigError(variable, f"{where}: 'jwks_file' must be a file path")
+    elif jwks_url is not None:
         problem = url_problem(jwks_url) if isinstance(jwks_url, str) else "must be a string"
         if problem:
             raise VerifierConfigError(variable, f"{where}: 'jwks_url' {problem}")
@@ -119,7 +131,7 @@ def trusted_issuer(entry: Any, where: str, *, audiences: tuple[str, ...], algori
             raise VerifierConfigError(variable, f"{where}: 'root_keys' {exc}") from None
     return TrustedIssuer(issuer, profile, own_audiences or audiences, chosen,
                          unnamed_key_algorithms(chosen, bool(own_algorithms) or algorithms_configured),
-                         jwks_url, pins)
+                         jwks_url, pins, jwks_file)
 
 
 def _strings(value: Any, variable: str, what: str) -> tuple[str, ...]:

@@ -159,7 +159,8 @@ class Verifier:
             KeyTrust(item.root_keys, item.issuer, settings.leeway, clock)
             if item.root_keys is not None else None,
             {name: ALGORITHMS[name] for name in item.algorithms},
-            tuple(ALGORITHMS[name] for name in item.unnamed_key_algorithms)) for item in trusted}
+            tuple(ALGORITHMS[name] for name in item.unnamed_key_algorithms),
+            item.jwks_file) for item in trusted}
         fetcher = JwksFetcher(settings.http_timeout_seconds, settings.jwks_hosts)
         self._cache = JwksCache(sources, policy, fetcher, store, self._stats, self._forget_tokens,
                                 clock)

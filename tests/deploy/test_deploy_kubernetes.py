@@ -410,3 +410,19 @@ def test_the_verifier_example_names_real_settings_and_probes_its_readiness() -> 
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz" in routes
     assert container["livenessProbe"]["httpGet"]["path"] in routes
     assert container["readinessProbe"]["httpGet"]["port"] == container["ports"][0]["name"]
+
+
+def test_workload_example_projects_a_token_for_signet() -> None:
+    """The secretless client example: its projected token's audience is the issuer URL the
+    production overlay announces, it lives no longer than Signet accepts, and the pod runs as a
+    service account of its own (Signet never matches `default` by a pattern)."""
+    documents = {d["kind"]: d for d in load_yaml_documents(WORKLOAD_EXAMPLE)}
+    pod = documents["Deployment"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == documents["ServiceAccount"]["metadata"]["name"] != "default"
+    projected = next(v["projected"]["sources"][0]["serviceAccountToken"] for v in pod["volumes"]
+                     if "projected" in v)
+    issuer = site_values(KUBERNETES / "overlays" / "production")["ISSUER_URL"]
+    assert projected["audience"] == issuer
+    assert projected["expirationSeconds"] <= load_settings().federation_max_assertion_lifetime_seconds
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    assert env["SIGNET_TOKEN_URL"] == issuer + "/token"

@@ -113,3 +113,14 @@ def test_bench_verifier_apps_answer_over_http() -> None:
             assert httpx.get(url).status_code == without_token
         finally:
             service.stop()
+
+
+def test_bench_client_auth_runs() -> None:
+    """The three client authentication methods side by side (no timing asserted): each
+    authenticates, or the bench raises."""
+    from bench import bench_client_auth
+
+    figures = bench_client_auth.run(seconds=0.05, rounds=1)
+    assert [f.baseline_name for f in figures] == ["private_key_jwt (ES256)",
+                                                  "client_secret_basic, argon2id per request"]
+    assert all(f.signet[0] > 0 and f.baseline[0] > 0 for f in figures)
