@@ -416,7 +416,8 @@ def test_workload_example_projects_a_token_for_signet() -> None:
     """The secretless client example: its projected token's audience is the issuer URL the
     production overlay announces, it lives no longer than Signet accepts, and the pod runs as a
     service account of its own (Signet never matches `default` by a pattern)."""
-    documents = {d["kind"]: d for d in load_yaml_documents(WORKLOAD_EXAMPLE)}
+    workload_example = KUBERNETES / "examples" / "workload-client.yaml"  # its own namespace
+    documents = {d["kind"]: d for d in load_yaml_documents(workload_example)}
     pod = documents["Deployment"]["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == documents["ServiceAccount"]["metadata"]["name"] != "default"
     projected = next(v["projected"]["sources"][0]["serviceAccountToken"] for v in pod["volumes"]
