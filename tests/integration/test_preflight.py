@@ -89,7 +89,7 @@ def test_a_clients_file_serve_refuses_fails_the_check(tmp_path: Path) -> None:
                             "SIGNET_CLIENTS_FILE": str(clients)})
     assert status == 1
     assert lines["clients"] == (f"FAIL clients: SIGNET_CLIENTS_FILE: {clients}: client 'svc':"
-                                " needs a secret_hash or a jwks to authenticate")
+                                " needs a secret_hash or a jwks (or federated identities) to authenticate")
     assert not (tmp_path / "keys").exists()
 
 
