@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 from datetime import UTC, datetime
@@ -61,8 +62,25 @@ def log_fields(logger: logging.Logger, level: int, message: str, fields: dict[st
                                         "(unknown function)", {"fields": fields}))
 
 
+# The last second formatted, as (epoch second, "YYYY-MM-DDTHH:MM:SS"): lines in the same
+# second format only their milliseconds. One tuple, replaced whole, so threads never see half.
+_second: tuple[int, str] = (-1, "")
+
+
 def _time(record: logging.LogRecord) -> str:
-    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+    """`datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")`, at under half
+    its cost: the same rounding to microseconds (half to even, carrying into the second), then
+    the second's text from a one-entry cache."""
+    global _second
+    fraction, whole = math.modf(record.created)
+    second, micros = int(whole), round(fraction * 1e6)
+    if micros >= 1_000_000:
+        second, micros = second + 1, micros - 1_000_000
+    cached_second, text = _second
+    if cached_second != second:
+        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second = (second, text)
+    return f"{text}.{micros // 1000:03d}+00:00"
 
 
 class JsonFormatter(logging.Formatter):

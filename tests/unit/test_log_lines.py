@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import random
+from datetime import UTC, datetime
 from pathlib import Path
 
 from app.asgi.request_id import current_request_id
@@ -64,3 +66,17 @@ def test_log_fields_writes_what_logger_info_writes() -> None:
     assert first.pop("time") and second.pop("time")
     assert first == second == {"level": "info", "logger": "signet.test-log-fields",
                                "message": "token issued", "event": "e", "n": 1}
+
+
+def test_time_is_what_datetime_isoformat_gives() -> None:
+    """Edges included: a fraction that rounds up into the next second, exact milliseconds,
+    the epoch, and consecutive lines in one second and across seconds (the cache)."""
+    record = logging.getLogger("signet").makeRecord("signet", logging.INFO, "f.py", 1, "m", (), None)
+    rng = random.Random(7)
+    moments = [0.0, 1.9999995, 1.9999996, 1e9 + 0.0005, 1e9 + 0.9995, 1733350000.9999999,
+               1733350000.5, 1733350000.25, 1733350001.0]
+    moments += [rng.uniform(0, 4e9) for _ in range(20000)]
+    moments += [1733350000 + i / 997 for i in range(3000)]
+    for moment in moments:
+        record.created = moment
+        assert _time(record) == datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
