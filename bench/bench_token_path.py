@@ -112,7 +112,7 @@ def stub(app: Any, step: str) -> None:
                 "Basic " + base64.b64encode(f"bench:{os.environ['BENCH_SECRET']}".encode()).decode(),
                 TokenForm({"grant_type": ("client_credentials",)})), "127.0.0.1"))
 
-        async def cached(creds: Any, source: str) -> Any:
+        async def cached(creds: Any, source: str, facts: Any = None) -> Any:
             return client
         endpoint.authenticator.authenticate = cached
     elif step == "form parsing stubbed":

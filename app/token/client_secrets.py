@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import secrets
 from collections import deque
 from collections.abc import AsyncIterator
@@ -117,7 +116,7 @@ class SecretVerifier:
 
     def __init__(self, cache_seconds: int) -> None:
         self.cache_seconds = cache_seconds
-        self._key = secrets.token_bytes(32)
+        self._mac = hmac.new(secrets.token_bytes(32), digestmod="sha256")  # per process
         self._verified: ExpiringMap[bool] = ExpiringMap(MAX_CACHED)
         self._dummy_hash = hash_secret(generate_secret())
         self._slots = CheckSlots(KDF_CONCURRENCY)
@@ -127,8 +126,13 @@ class SecretVerifier:
         self._running: dict[str, asyncio.Task[bool]] = {}
 
     def _cache_key(self, client_id: str, stored_hash: str, secret: str) -> str:
-        message = json.dumps([client_id, stored_hash, secret]).encode()
-        return hmac.digest(self._key, message, "sha256").hex()  # one-shot: no HMAC object
+        # Length-prefixed, so no two (client id, hash, secret) share a message whatever they
+        # hold; surrogatepass encodes every str. A copy of the keyed HMAC state skips the key
+        # setup: together a third of the cost of json.dumps and hmac.digest, on every cache hit.
+        message = f"{len(client_id)}:{client_id}{len(stored_hash)}:{stored_hash}{secret}"
+        mac = self._mac.copy()
+        mac.update(message.encode("utf-8", "surrogatepass"))
+        return mac.hexdigest()
 
     def recently_verified(self, client_id: str, stored_hash: str | None, secret: str) -> bool:
         if stored_hash is None or not self.cache_seconds:

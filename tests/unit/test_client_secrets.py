@@ -57,3 +57,21 @@ async def test_success_cache_holds_no_secret_and_only_successes(argon2_checks: l
     assert not verifier.recently_verified("c", hash_secret(secret), secret)  # rotated: new hash, no hit
     entries: dict[str, Any] = verifier._verified._entries
     assert entries and all(secret not in key and len(key) == 64 for key in entries)  # HMAC-SHA256 hex
+
+
+async def test_cache_hit_needs_the_same_three_parts_not_the_same_characters(
+        argon2_checks: list[str]) -> None:
+    """The cache key is a MAC over client id, stored hash and secret: characters moved from one
+    part to the next (same concatenation) never hit another client's entry, and a secret no
+    UTF-8 encoder accepts (a lone surrogate) is a miss, not an error."""
+    verifier = SecretVerifier(cache_seconds=300)
+    secret = "s3cret-" + "x" * 40
+    stored = hash_secret(secret)
+    assert await verifier.verify("ab", stored, secret)
+    assert verifier.recently_verified("ab", stored, secret)
+    assert not verifier.recently_verified("a", "b" + stored, secret)
+    assert not verifier.recently_verified("ab" + stored[:5], stored[5:], secret)
+    assert not verifier.recently_verified("ab", stored + secret[:3], secret[3:])
+    assert not verifier.recently_verified("2:ab", stored, secret)
+    assert not verifier.recently_verified("ab", stored, "\ud800")
+    assert verifier.in_flight("ab", stored, "\ud800") is None
