@@ -9,6 +9,7 @@ from pathlib import Path
 import aioboto3
 import pytest
 
+from tests.support import fuzzing  # noqa: F401  # Hypothesis profiles, for every property test
 from tests.support.processes import (
     MOTO_CREDENTIALS,
     NO_METADATA,
