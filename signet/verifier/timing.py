@@ -3,7 +3,7 @@
 Why not always: a cached token verifies in a few hundred nanoseconds, and clock reads plus
 an outcome report would add a good part of that. So an untimed verifier runs the class's
 methods as they are, and `install` points the instance's `verify` and `verify_sync` at their
-timed twins (Verifier._timed_verify, _timed_verify_sync: the same steps, no extra call frame)
+timed wrappers (Verifier._timed_verify, _timed_verify_sync, one call frame more)
 only when something observes (signet.verifier.metrics.VerifierCollector does).
 """
 

@@ -273,25 +273,16 @@ class Verifier:
             self._outcomes.refusal(refused.code)
             raise
 
-    # Timed twins of verify and verify_sync, the same steps with a clock read at each end:
-    # signet.verifier.timing installs them on an instance a metrics collector observes, so
-    # an unobserved verifier runs the methods above untouched (no clock read, no check).
+    # Timed wrappers of verify and verify_sync (the class's methods, called directly, so the
+    # steps live in one place): signet.verifier.timing installs them on an instance a metrics
+    # collector observes, so an unobserved verifier runs the methods above untouched.
     _timing_observe: Callable[[bool, float], None]
 
     async def _timed_verify(self, token: str) -> Claims:
         started = perf_counter()
         try:
-            try:
-                claims = self._verify_now(token)
-            except _KeysNeeded as need:
-                loading = self._io.call_async(self._cache.ensure(need.issuer, need.kid))
-                try:
-                    await asyncio.wait_for(loading, self._wait_limit)
-                except Exception as exc:
-                    raise self._miss_error(exc) from None
-                claims = self._verify_after_load(token)
-        except SignetError as refused:
-            self._outcomes.refusal(refused.code)
+            claims = await Verifier.verify(self, token)
+        except SignetError:
             self._timing_observe(False, perf_counter() - started)
             raise
         self._timing_observe(True, perf_counter() - started)
@@ -300,16 +291,8 @@ class Verifier:
     def _timed_verify_sync(self, token: str) -> Claims:
         started = perf_counter()
         try:
-            try:
-                claims = self._verify_now(token)
-            except _KeysNeeded as need:
-                try:
-                    self._io.call(self._cache.ensure(need.issuer, need.kid), self._wait_limit)
-                except Exception as exc:
-                    raise self._miss_error(exc) from None
-                claims = self._verify_after_load(token)
-        except SignetError as refused:
-            self._outcomes.refusal(refused.code)
+            claims = Verifier.verify_sync(self, token)
+        except SignetError:
             self._timing_observe(False, perf_counter() - started)
             raise
         self._timing_observe(True, perf_counter() - started)
