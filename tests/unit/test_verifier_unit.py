@@ -158,15 +158,18 @@ def test_parser_is_total(key: LocalSigningKey, clock: Clock) -> None:
     rng = random.Random(7)
     alphabet = "ABCxyz019-_.=+/ \x00é{}\"[]:,"
     inputs: list[Any] = [None, 1, b"bytes", ["a.b.c"], "", ".", "..", "...", "a.b.c", valid + "\n"]
-    inputs += [mutate(valid, rng, alphabet, 4, 0.4, 0.7) for _ in range(3000)]
-    results = {"ok": 0, "refused": 0}
+    mutations = (mutate(valid, rng, alphabet, 4, 0.4, 0.7) for _ in range(3000))
+    # An edit can give back the token itself (a character replaced by itself, or deleted
+    # and put back): those are the valid token, not a mutation, and are left out.
+    inputs += [text for text in mutations if text != valid]
+    accepted = []
     for value in inputs:
         try:
             verifier.verify_sync(value)
-            results["ok"] += 1
+            accepted.append(value)
         except SignetError:
-            results["refused"] += 1
-    assert results["refused"] >= len(inputs) - 5  # a mutation may rarely leave the token valid
+            pass
+    assert len(inputs) > 2900 and accepted == []
 
 
 async def _no_network(issuer: str, kid: str) -> None:
