@@ -31,8 +31,8 @@ from signet.verifier.metrics import VerifierCollector
 
 from .asgi.request_id import RequestIdMiddleware
 from .asgi.startup import SignetApp  # the one-line start-up failure, shared with the issuer
-from .settings import log_level
-from .telemetry.logs import configure_logging
+from .settings import log_format, log_level
+from .telemetry.logs import configure_from_environment, configure_logging
 
 PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json")
 
@@ -45,16 +45,25 @@ def demo_log_level(environ: Mapping[str, str]) -> str:
         raise VerifierConfigError("SIGNET_LOG_LEVEL", str(exc)) from None
 
 
+def demo_log_format(environ: Mapping[str, str]) -> str:
+    """SIGNET_LOG_FORMAT, read as the issuer reads it (app.settings.log_format)."""
+    try:
+        return log_format(environ.get("SIGNET_LOG_FORMAT", "json"))
+    except ValueError as exc:
+        raise VerifierConfigError("SIGNET_LOG_FORMAT", str(exc)) from None
+
+
 def create_demo_app(verifier: Verifier | None = None) -> SignetApp:
     @asynccontextmanager
     async def lifespan(app: SignetApp) -> AsyncIterator[None]:
         try:
             level = demo_log_level(os.environ)
+            log_format = demo_log_format(os.environ)
             app.state.verifier = verifier or Verifier.from_env()
         except VerifierConfigError as exc:
             app.startup_error = str(exc)
             raise
-        configure_logging(level, "text" if os.environ.get("SIGNET_LOG_FORMAT") == "text" else "json")
+        configure_logging(level, "text" if log_format == "text" else "json")
         yield  # the middleware warms the key cache after this and closes it on shutdown
 
     app = SignetApp(title="Signet demo service", version=__version__, lifespan=lifespan,
@@ -93,4 +102,5 @@ def create_demo_app(verifier: Verifier | None = None) -> SignetApp:
     return app
 
 
+configure_from_environment()  # before uvicorn's first line, when it imports this module
 app = create_demo_app()

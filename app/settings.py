@@ -35,6 +35,7 @@ MIN_ADMIN_TOKEN_CHARS = 32  # SIGNET_ADMIN_TOKEN; empty means unset
 # one letter are not secrets. The same floor applies to SIGNET_CACHE_INTEGRITY_KEY.
 MIN_DISTINCT_CHARS = 8
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("json", "text")
 BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")  # RFC 6750 section 2.1 b64token
 
 
@@ -44,6 +45,14 @@ def log_level(value: object) -> str:
     if level not in LOG_LEVELS:
         raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
     return str(level)
+
+
+def log_format(value: object) -> str:
+    """SIGNET_LOG_FORMAT as the issuer and the demo service both read it: any letter case."""
+    name = value.lower() if isinstance(value, str) else value
+    if name not in LOG_FORMATS:
+        raise ValueError(f"must be one of {', '.join(LOG_FORMATS)}, got {value!r}")
+    return str(name)
 
 
 class Settings(BaseSettings):
@@ -127,6 +136,11 @@ class Settings(BaseSettings):
     @classmethod
     def _log_level(cls, value: object) -> object:
         return log_level(value)  # the demo service reads SIGNET_LOG_LEVEL the same way
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: object) -> object:
+        return log_format(value)  # and SIGNET_LOG_FORMAT
 
     @field_validator("signing_alg", "delegated_root_alg")
     @classmethod

@@ -147,7 +147,7 @@ def _start_failure(env: dict[str, str]) -> str:
     [
         ({"SIGNET_SIGNING_ALG": "HS256"}, "SIGNET_SIGNING_ALG: unsupported algorithm 'HS256'"),
         ({"SIGNET_KEY_BACKEND": "vault"}, "SIGNET_KEY_BACKEND: Input should be 'local' or 'kms'"),
-        ({"SIGNET_LOG_FORMAT": "yaml"}, "SIGNET_LOG_FORMAT: Input should be 'json' or 'text'"),
+        ({"SIGNET_LOG_FORMAT": "yaml"}, "SIGNET_LOG_FORMAT: must be one of json, text, got 'yaml'"),
         ({"SIGNET_KEY_BACKEND": "kms", "SIGNET_REDIS_URL": ""}, "SIGNET_REDIS_URL: required with"),
         ({"SIGNET_KEY_BACKEND": "kms", "SIGNET_KMS_DELETION_WINDOW_DAYS": "3"},
          "SIGNET_KMS_DELETION_WINDOW_DAYS: Input should be greater than or equal to 7"),

@@ -118,3 +118,17 @@ def test_text_format_is_one_readable_line_per_record(tmp_path: Path, stopped: li
     assert any(" info    uvicorn.error: Started server process" in line for line in lines), output
     for secret in secrets:
         assert secret not in output
+
+
+def test_the_demo_service_writes_uvicorn_start_up_lines_as_json_too(stopped: list[Service]) -> None:
+    """`uvicorn app.demo:app`: the lines uvicorn writes before the lifespan runs are JSON too."""
+    port, nowhere = free_port(), free_port()  # the issuer is unreachable: start-up still completes
+    env = {"SIGNET_VERIFIER_ISSUER": f"http://127.0.0.1:{nowhere}", "SIGNET_VERIFIER_AUDIENCE": "api://demo",
+           "SIGNET_LOG_FORMAT": "JSON"}  # any letter case, as the issuer reads it
+    service = Service("demo-logs", [sys.executable, "-m", "uvicorn", "app.demo:app", "--host", "127.0.0.1",
+                                    "--port", str(port)], env)
+    stopped.append(service)
+    service.wait_http(f"http://127.0.0.1:{port}/healthz")
+    output = _output_after(service, 1, '"logger": "uvicorn.access"')
+    lines = [json.loads(line) for line in output.splitlines() if line.strip()]  # each one JSON
+    assert any(line["message"].startswith("Started server process") for line in lines), output

@@ -1,7 +1,8 @@
 """Every setting name that both the issuer and a verifier read parses the same on both sides:
 the same values accepted with the same meaning, the same values refused with the same message
 ("VARIABLE: ..."). One table fed to both: the issuer's settings loader, and the verifier's
-(VerifierSettings.from_env; for SIGNET_LOG_LEVEL, the demo service's reader).
+(VerifierSettings.from_env; for SIGNET_LOG_LEVEL and SIGNET_LOG_FORMAT, the demo service's
+readers).
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from datetime import timedelta
 
 import pytest
 
-from app.demo import demo_log_level
+from app.demo import demo_log_format, demo_log_level
 from app.settings import ConfigurationError, Settings, load_settings
 from signet.verifier.errors import VerifierConfigError
 from signet.verifier.settings import ENVIRONMENT, VerifierSettings
 
 VERIFIER_BASE = {"SIGNET_VERIFIER_ISSUER": "https://issuer.example", "SIGNET_VERIFIER_AUDIENCE": "api://x"}
-DEMO_READS = {"SIGNET_LOG_LEVEL"}  # besides VerifierSettings' variables
+DEMO_READS = {"SIGNET_LOG_LEVEL", "SIGNET_LOG_FORMAT"}  # besides VerifierSettings' variables
 
 # name -> values; each is fed to both sides.
 TABLE: dict[str, list[str]] = {
@@ -32,6 +33,7 @@ TABLE: dict[str, list[str]] = {
         "", "redis://127.0.0.1:6379/0", "rediss://cache.example:6380/1", "unix:///run/redis.sock",
         "redis://:pw@cache.example:6379/0", "http://:hunter2@cache.example", " redis://h/0", "redis://h:99999/0"],
     "SIGNET_LOG_LEVEL": ["info", "INFO", "Debug", "warning", "error", "verbose", "", " info", "trace"],
+    "SIGNET_LOG_FORMAT": ["json", "JSON", "text", "Text", "", "yaml", " json", "logfmt"],
 }
 
 
@@ -50,6 +52,8 @@ def _verifier(name: str, value: str) -> tuple[str, object]:
     try:
         if name == "SIGNET_LOG_LEVEL":
             return "accepted", demo_log_level(env)
+        if name == "SIGNET_LOG_FORMAT":
+            return "accepted", demo_log_format(env)
         settings = VerifierSettings.from_env(env)
     except VerifierConfigError as exc:
         return "refused", str(exc)
