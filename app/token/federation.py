@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from signet.bounded_file import FileReadError, read_bounded
 from signet.verifier import KeysUnavailable, SignetError, TrustedIssuer, Verifier
 from signet.verifier.errors import VerifierConfigError
 from signet.verifier.trusted import trusted_issuer
@@ -87,12 +88,9 @@ def read_federation_file(path: Path, *, audiences: tuple[str, ...], max_lifetime
                          own_issuer: str) -> tuple[FederationIssuer, ...]:
     """The `[[issuer]]` tables of the federation issuers file, checked."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise _fail(f"cannot read {str(path)!r}: {exc.strerror}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise _fail(f"{str(path)!r} is larger than {MAX_FILE_BYTES} bytes")
+        data = read_bounded(path, MAX_FILE_BYTES)
+    except FileReadError as exc:
+        raise _fail(str(exc)) from None
     try:
         document = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
