@@ -36,6 +36,7 @@ from signet.verifier import KeysUnavailable, SignetError, TrustedIssuer, Verifie
 from signet.verifier.errors import VerifierConfigError
 from signet.verifier.trusted import trusted_issuer
 
+from .assertions import unverified_issuer
 from .federated_identity import FederatedIdentity
 from .registry import Client, ClientRegistry
 from .replay import ReplayCache
@@ -218,6 +219,7 @@ class Federation:
         except KeysUnavailable:
             raise
         except SignetError as exc:
+            self._unknown_kid_while_unreadable(exc, assertion)
             raise FederationRefused(f"{exc.code}: {exc}") from None
         claims = verified.to_dict()
         issuer = self.issuers[verified.issuer]
@@ -241,6 +243,18 @@ class Federation:
         if issuer.replay == "once":
             await self._first_use(claims, issuer, now)
         return matches[0]
+
+    def _unknown_kid_while_unreadable(self, exc: SignetError, assertion: str) -> None:
+        """An unknown kid while the issuer's keys could not be read again (a JWKS file gone
+        or invalid, the issuer down): the key may be one the operator is publishing, so the
+        answer is "retry later" (503), not "you are not who you say" (401)."""
+        if exc.code != "unknown_kid" or self.verifier is None:
+            return
+        issuer = unverified_issuer(assertion)
+        if isinstance(issuer, str) and issuer in self.issuers:
+            error = self.verifier.key_status(issuer).refresh_error
+            if error is not None:
+                raise KeysUnavailable(f"unknown kid and the keys of {issuer} cannot be read: {error}")
 
     def _check_lifetime(self, claims: dict[str, Any], issuer: FederationIssuer, now: float) -> None:
         exp, iat = claims["exp"], claims.get("iat")
