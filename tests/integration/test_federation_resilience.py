@@ -109,6 +109,50 @@ def test_two_replicas_accept_one_assertion_and_fetch_the_jwks_once(redis_url: st
         kube.stop()
 
 
+# -- the per-address throttle -----------------------------------------------------------
+
+
+def test_bad_assertions_are_throttled_per_address_without_locking_out_valid_ones(
+        redis_url: str, tmp_path: Path) -> None:
+    """Bad signatures and unknown subjects count at the address like wrong secrets: 401 up to
+    the limit, then the documented 429. A valid pod token from that same address (behind
+    one proxy, say) still gets its token, and another address is not affected."""
+    kube, stranger = WorkloadIssuer(), WorkloadIssuer()
+    try:
+        env = _env(tmp_path, redis_url, _kube_entry(kube), {"payments": _payments(kube.url)},
+                   SIGNET_AUTH_FAILURES_PER_ADDRESS="5", SIGNET_AUTH_FAILURE_WINDOW_SECONDS="3600")
+        forged = stranger.sign(kubernetes_claims(kube.url, ISSUER, "payments", "api"), {"kid": kube.kid})
+        with _issuers(env) as [(service, base)]:
+            assert _post(base, _pod(kube)).status_code == 200  # the keys are loaded
+            bad = [forged if n % 2 else _pod(kube, "orders", "api") for n in range(12)]
+            answers = [_post(base, token) for token in bad]
+            assert [r.status_code for r in answers] == [401] * 5 + [429] * 7, [r.text for r in answers]
+            assert all(r.json() == FAILED for r in answers[:5])
+            throttled = answers[-1]
+            assert throttled.json()["error"] == "temporarily_unavailable"
+            assert throttled.json()["error_description"].startswith(
+                "too many failed client authentications for this client or address; retry in ")
+            assert 0 < int(throttled.headers["retry-after"]) <= 3600
+            assert throttled.headers["cache-control"] == "no-store"
+            refused = audit_lines(service, "token_refused")
+            details = [line.get("detail", "") for line in refused]
+            assert details[0].startswith("no client declares") and details[1].startswith("bad_signature")
+            assert [line["status"] for line in refused] == [401] * 5 + [429] * 7
+            assert details[5].startswith("bad_signature")  # the reason, for the operator
+
+            assert _post(base, _pod(kube)).status_code == 200  # not locked out by others' failures
+            assert _post(base, forged).status_code == 429  # and its success reset nothing
+            elsewhere = httpx.HTTPTransport(local_address="127.0.0.2")
+            with httpx.Client(transport=elsewhere, timeout=30) as other:
+                answer = other.post(base + "/token", data=assertion_form(forged))
+            assert answer.status_code == 401 and answer.json() == FAILED
+            counters = redis.Redis.from_url(redis_url).keys(env["SIGNET_REDIS_PREFIX"] + "authfail:*")
+            assert len(counters) == 2  # the two addresses, shared by every replica
+    finally:
+        kube.stop()
+        stranger.stop()
+
+
 # -- a JWKS file that goes wrong ------------------------------------------------------------
 
 
