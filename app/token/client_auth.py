@@ -108,6 +108,13 @@ def extract_credentials(authorization: str | None, form: TokenForm,
     return Credentials("private_key_jwt", claimed, assertion=assertion)
 
 
+def throttled(retry_after: int, client_id: str | None) -> OAuthError:
+    """The 429 for a client id or address at its failure limit (token-endpoint.md#throttling)."""
+    return OAuthError("temporarily_unavailable", "too many failed client authentications for"
+                      f" this client or address; retry in {retry_after} s", 429,
+                      {"Retry-After": str(retry_after)}, client_id)
+
+
 class Authenticator:
     def __init__(self, registry: ClientRegistry, secrets: SecretVerifier, throttle: FailureThrottle,
                  replay: ReplayCache, *, assertion_audiences: list[str],
@@ -150,9 +157,7 @@ class Authenticator:
         reservation = await self.throttle.reserve(known_id, source, registered=client is not None)
         retry_after = reservation.refused
         if retry_after is not None:
-            raise OAuthError("temporarily_unavailable", "too many failed client authentications for"
-                             f" this client or address; retry in {retry_after} s", 429,
-                             {"Retry-After": str(retry_after)}, known_id)
+            raise throttled(retry_after, known_id)
         try:
             await self._check(creds, client, valid_id, source, reservation.clean)
         except KdfBusy:
@@ -173,9 +178,7 @@ class Authenticator:
         wanted = creds.client_id if CLIENT_ID.fullmatch(creds.client_id) else None
         reservation = await self.throttle.reserve(None, source, registered=False)
         if reservation.refused is not None:
-            raise OAuthError("temporarily_unavailable", "too many failed client authentications for"
-                             f" this client or address; retry in {reservation.refused} s", 429,
-                             {"Retry-After": str(reservation.refused)}, wanted)
+            return await self._federated_past_limit(creds.assertion, wanted, reservation.refused, facts)
         try:
             client, identity = await self.federation.authenticate(creds.assertion, wanted)
         except KeysUnavailable:
@@ -187,6 +190,22 @@ class Authenticator:
             error.detail = str(exc)
             raise error from None
         await self.throttle.refund(None, source)
+        facts["federated_identity"] = identity.describe()
+        return client
+
+    async def _federated_past_limit(self, assertion: str, wanted: str | None, retry_after: int,
+                                    facts: dict[str, str]) -> Client:
+        """The address is at its limit: as a registered client's correct secret is, a valid
+        workload token is still honoured (others' failures behind one proxy address must not
+        lock it out); anything else gets the 429, whatever its reason. The check is one
+        signature verification, not an argon2 run, and a refusal here counts nothing."""
+        assert self.federation is not None
+        try:
+            client, identity = await self.federation.authenticate(assertion, wanted)
+        except (FederationRefused, KeysUnavailable) as exc:
+            error = throttled(retry_after, wanted)
+            error.detail = str(exc)  # for the audit line only
+            raise error from None
         facts["federated_identity"] = identity.describe()
         return client
 

@@ -31,10 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from signet.bounded_file import FileReadError, read_bounded
 from signet.verifier import KeysUnavailable, SignetError, TrustedIssuer, Verifier
 from signet.verifier.errors import VerifierConfigError
 from signet.verifier.trusted import trusted_issuer
 
+from .assertions import unverified_issuer
 from .federated_identity import FederatedIdentity
 from .registry import Client, ClientRegistry
 from .replay import ReplayCache
@@ -87,12 +89,9 @@ def read_federation_file(path: Path, *, audiences: tuple[str, ...], max_lifetime
                          own_issuer: str) -> tuple[FederationIssuer, ...]:
     """The `[[issuer]]` tables of the federation issuers file, checked."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise _fail(f"cannot read {str(path)!r}: {exc.strerror}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise _fail(f"{str(path)!r} is larger than {MAX_FILE_BYTES} bytes")
+        data = read_bounded(path, MAX_FILE_BYTES)
+    except FileReadError as exc:
+        raise _fail(str(exc)) from None
     try:
         document = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -220,6 +219,7 @@ class Federation:
         except KeysUnavailable:
             raise
         except SignetError as exc:
+            self._unknown_kid_while_unreadable(exc, assertion)
             raise FederationRefused(f"{exc.code}: {exc}") from None
         claims = verified.to_dict()
         issuer = self.issuers[verified.issuer]
@@ -243,6 +243,18 @@ class Federation:
         if issuer.replay == "once":
             await self._first_use(claims, issuer, now)
         return matches[0]
+
+    def _unknown_kid_while_unreadable(self, exc: SignetError, assertion: str) -> None:
+        """An unknown kid while the issuer's keys could not be read again (a JWKS file gone
+        or invalid, the issuer down): the key may be one the operator is publishing, so the
+        answer is "retry later" (503), not "you are not who you say" (401)."""
+        if exc.code != "unknown_kid" or self.verifier is None:
+            return
+        issuer = unverified_issuer(assertion)
+        if isinstance(issuer, str) and issuer in self.issuers:
+            error = self.verifier.key_status(issuer).refresh_error
+            if error is not None:
+                raise KeysUnavailable(f"unknown kid and the keys of {issuer} cannot be read: {error}")
 
     def _check_lifetime(self, claims: dict[str, Any], issuer: FederationIssuer, now: float) -> None:
         exp, iat = claims["exp"], claims.get("iat")

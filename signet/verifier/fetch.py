@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import msgspec
 
+from signet.bounded_file import FileReadError, read_bounded
 from signet.urls import is_loopback_host
 
 DISCOVERY_PATH = "/.well-known/openid-configuration"
@@ -136,12 +137,9 @@ class JwksFetcher:
     def read_jwks_file(self, path: str) -> Fetched:
         """A JWKS from a local file (an unreachable issuer's keys, copied by the operator)."""
         try:
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_DOCUMENT_BYTES + 1)
-        except OSError as exc:
-            raise FetchError(f"cannot read JWKS file {path!r}: {exc.strerror}") from None
-        if len(data) > MAX_DOCUMENT_BYTES:
-            raise FetchError(f"JWKS file larger than {MAX_DOCUMENT_BYTES} bytes")
+            data = read_bounded(path, MAX_DOCUMENT_BYTES)
+        except FileReadError as exc:
+            raise FetchError(f"JWKS file: {exc}") from None
         try:
             return Fetched(data.decode("utf-8"), None, None)
         except UnicodeDecodeError:

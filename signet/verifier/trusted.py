@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from signet.algorithms import ALGORITHMS, KeyFamily
+from signet.bounded_file import FileReadError, read_bounded
 from signet.verifier.errors import VerifierConfigError
 from signet.verifier.fetch import url_problem
 from signet.verifier.profiles import IssuerProfile, profile_named
@@ -60,12 +61,9 @@ def unnamed_key_algorithms(algorithms: Sequence[str], configured: bool) -> tuple
 def read_issuers_file(path: str) -> list[dict[str, Any]]:
     """The `[[issuer]]` tables of a TOML file, or a VerifierConfigError naming the variable."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise VerifierConfigError(FILE_VARIABLE, f"cannot read {path!r}: {exc.strerror}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise VerifierConfigError(FILE_VARIABLE, f"{path!r} is larger than {MAX_FILE_BYTES} bytes")
+        data = read_bounded(path, MAX_FILE_BYTES)
+    except FileReadError as exc:
+        raise VerifierConfigError(FILE_VARIABLE, str(exc)) from None
     try:
         document = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
