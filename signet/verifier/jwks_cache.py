@@ -39,6 +39,7 @@ from signet.verifier.keys import (
     JwksError,
     KeyBinding,
     parse_jwks,
+    published_kids,
     removed_kids,
     why_unusable,
 )
@@ -112,6 +113,9 @@ class _IssuerCache:
     cooldown_until: float = 0.0  # no unknown-kid refetch before this (this instance)
     floor: float = 0.0  # the newest fetch time applied: never lowered
     removed_seen: dict[str, float] = field(default_factory=dict)  # kid -> when seen removed
+    # The document whose kids `published` holds (see JwksCache.unknown_kid_error).
+    published_in: str | None = None
+    published: frozenset[str] = frozenset()
 
 
 class JwksCache:
@@ -212,12 +216,19 @@ class JwksCache:
                           detail: str = "the kid is not in the issuer's current key set") -> UnknownKey:
         """UnknownKey, or UnusableKey saying why when the issuer does publish this kid.
 
-        Cold path only (a kid not among the usable keys): the document is scanned for that
-        one kid and only its JWK is bound again, so a flood of made-up kids costs one JSON
-        decode each, no key parsing.
+        Cold path only (a kid not among the usable keys). The kids a document names are
+        read once per document, so a flood of made-up kids costs a set lookup each; only a
+        kid the issuer does publish has its one JWK bound again, to say why it is unusable.
         """
         state, per = self.issuers[issuer], self._per[issuer]
-        reason = why_unusable(state.document, kid, per.binding, per.trust) if state.document else None
+        document = state.document
+        if not document:
+            return UnknownKey(detail)
+        if per.published_in is not document:
+            per.published_in, per.published = document, published_kids(document)
+        if kid not in per.published:
+            return UnknownKey(detail)
+        reason = why_unusable(document, kid, per.binding, per.trust)
         return UnusableKey(reason) if reason else UnknownKey(detail)
 
     async def _refetch_for_unknown_kid(self, issuer: str) -> None:

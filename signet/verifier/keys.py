@@ -126,6 +126,17 @@ def parse_jwks(document: str | bytes, binding: KeyBinding | Mapping[str, Algorit
     return keys, problems
 
 
+def published_kids(document: str | bytes) -> frozenset[str]:
+    """Every kid the document names, usable or not: decoded once per document, so a token
+    with a made-up kid is told apart from an unusable key without decoding it again."""
+    try:
+        entries = _entries(document)
+    except JwksError:
+        return frozenset()
+    return frozenset(jwk["kid"] for jwk in entries
+                     if isinstance(jwk, dict) and isinstance(jwk.get("kid"), str))
+
+
 def why_unusable(document: str, kid: str, binding: KeyBinding,
                  trust: KeyTrust | None = None) -> str | None:
     """Why the issuer's JWK with this kid is not used, or None if it publishes no such kid."""

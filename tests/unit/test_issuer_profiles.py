@@ -193,3 +193,21 @@ def test_the_environment_alone_can_trust_one_provider() -> None:
     verifier.load_jwks(issuer, json.dumps({"keys": [jwk_of(_RSA, "RS256", "k")]}))
     claims = at(okta.shapes[0].claims, issuer, int(__import__("time").time()))
     assert verifier.verify_sync(sign(_RSA, "RS256", "k", {}, claims)).client_id == "0oa1abc"
+
+
+def test_made_up_kids_do_not_decode_the_key_set_each_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A flood of tokens with made-up kids costs a set lookup each, not a JSON decode of the
+    issuer's whole key set (up to 100 keys) per token; a published but unusable kid still
+    says why. The decoder is wrapped only to count its calls."""
+    import signet.verifier.keys as keys_module
+
+    verifier = Verifier(HOST, "api://x", jwks_url=HOST + "/keys", clock=Clock(NOW), algorithms="ES256")
+    many = [jwk_of(_EC, "ES256", f"ec-{n}") for n in range(99)] + [jwk_of(_RSA, "RS256", "rsa", named=False)]
+    verifier.load_jwks(HOST, json.dumps({"keys": many}))
+    decode, calls = keys_module._entries, []
+    monkeypatch.setattr(keys_module, "_entries", lambda document: calls.append(1) or decode(document))
+    made_up = [sign(_EC, "ES256", f"made-up-{n}", {"typ": "at+jwt"}, _claims()) for n in range(200)]
+    assert {code(verifier, token) for token in made_up} == {"unknown_kid"}
+    assert len(calls) <= 1
+    assert code(verifier, sign(_EC, "ES256", "rsa", {"typ": "at+jwt"}, _claims())) == "unusable_key"
+    assert code(verifier, sign(_EC, "ES256", "ec-5", {"typ": "at+jwt"}, _claims())) == "ok"
