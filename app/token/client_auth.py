@@ -161,13 +161,13 @@ class Authenticator:
         try:
             await self._check(creds, client, valid_id, source, reservation.clean)
         except KdfBusy:
-            await self.throttle.refund(known_id, source)  # not checked: not a failure
+            await self.throttle.refund(reservation)  # not checked: not a failure
             raise OAuthError("temporarily_unavailable", "too many client authentications in"
                              " progress; retry in 1 s", 503, {"Retry-After": "1"}, known_id) from None
         except OAuthError as exc:
             exc.client_id = known_id  # the reservation stays: it counts as the failure
             raise
-        await self.throttle.refund(known_id, source)
+        await self.throttle.refund(reservation)
         assert client is not None
         return client
 
@@ -182,14 +182,14 @@ class Authenticator:
         try:
             client, identity = await self.federation.authenticate(creds.assertion, wanted)
         except KeysUnavailable:
-            await self.throttle.refund(None, source)  # not checked: not a failure
+            await self.throttle.refund(reservation)  # not checked: not a failure
             raise try_later("the federation issuer's keys are unavailable; retry later",
                             KEYS_RETRY_AFTER_SECONDS) from None
         except FederationRefused as exc:
             error = invalid_client(FAILED, wanted)
             error.detail = str(exc)
             raise error from None
-        await self.throttle.refund(None, source)
+        await self.throttle.refund(reservation)
         facts["federated_identity"] = identity.describe()
         return client
 

@@ -8,12 +8,16 @@ process memory; during a Redis outage the memory counters take over.
 
 Reserve, then check: an attempt takes its count atomically *before* the (slow) secret
 check and gives it back only when it succeeds, so concurrent guesses cannot all pass a
-limit they read at once. A refund returns exactly the counts its own attempt took.
+limit they read at once. A refund returns exactly the counts its own attempt took, and
+only to the window it took them in: an attempt still running when its window ended (a
+slow check, a key fetch waiting on an issuer that is down) must not take a count off the
+failures of the window opened after it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +27,10 @@ from ..state.redis_link import RedisLink, RedisUnavailable
 MAX_MEMORY_COUNTERS = 100_000
 # Decrement a live counter, never below zero, never creating one; a counter back at zero is
 # deleted (nothing failed: no window to keep, no key left behind by refused attempts).
+# ARGV[1]: the most milliseconds the reserved window can have left; a counter with more is
+# a later window (opened after the reserved one ended) and keeps its counts.
 _REFUND = ("local n = tonumber(redis.call('GET', KEYS[1]) or '0')"
+           " if redis.call('PTTL', KEYS[1]) > tonumber(ARGV[1]) then return end"
            " if n > 1 then redis.call('DECR', KEYS[1]) elseif n == 1 then redis.call('DEL', KEYS[1]) end")
 
 
@@ -31,6 +38,8 @@ _REFUND = ("local n = tonumber(redis.call('GET', KEYS[1]) or '0')"
 class Reservation:
     refused: int | None  # seconds to wait: refused unchecked, counts given back
     clean: bool  # a registered client without failures of its own in the window
+    # The counters this attempt took and when each one's window ends (time.monotonic()).
+    taken: tuple[tuple[str, float], ...] = ()
 
 
 def _wait(ttl: float) -> int:
@@ -82,37 +91,41 @@ class FailureThrottle:
         refused there leaves nothing behind)."""
         client_key = _counter("client", client_id) if client_id is not None else None
         address_key = _counter("address", address)
-        taken: list[str] = []
+        taken: list[tuple[str, float]] = []
         clean = False
         try:
             if registered and client_key is not None:
-                count, ttl = await self._increment(client_key)
-                taken.append(client_key)
+                count, ttl = await self._take(client_key, taken)
                 if count > self.limits.per_client:
                     return Reservation(_wait(ttl), False)
                 clean = count == 1
-            count, ttl = await self._increment(address_key)
-            taken.append(address_key)
+            count, ttl = await self._take(address_key, taken)
             if count > self.limits.per_address and not clean:
                 return Reservation(_wait(ttl), False)
-            if client_key is not None and client_key not in taken:
-                count, ttl = await self._increment(client_key)
-                taken.append(client_key)
+            if client_key is not None and all(key != client_key for key, _ in taken):
+                count, ttl = await self._take(client_key, taken)
                 if count > self.limits.per_client:
                     return Reservation(_wait(ttl), False)
+            kept = tuple(taken)
             taken.clear()  # kept: the attempt is checked
-            return Reservation(None, clean)
+            return Reservation(None, clean, kept)
         finally:
             # Refused unchecked: give the counts back, so a refusal is no failure (the counts
             # that hold the limit belong to attempts that were checked and failed).
-            for key in taken:
-                await self._decrement(key)
+            for key, ends in taken:
+                await self._decrement(key, ends)
 
-    async def refund(self, client_id: str | None, address: str) -> None:
+    async def refund(self, reservation: Reservation) -> None:
         """Give back the counts `reserve` took for an attempt that succeeded (or was not
-        checked)."""
-        for key, _ in self._counters(client_id, address):
-            await self._decrement(key)
+        checked), to the windows it took them in: a counter whose window ended meanwhile
+        and was opened again holds other attempts' failures, not this one's."""
+        for key, ends in reservation.taken:
+            await self._decrement(key, ends)
+
+    async def _take(self, key: str, taken: list[tuple[str, float]]) -> tuple[int, float]:
+        count, ttl = await self._increment(key)
+        taken.append((key, time.monotonic() + ttl))
+        return count, ttl
 
     async def _increment(self, key: str) -> tuple[int, float]:
         """(count, seconds left in its window) after counting one more."""
@@ -127,9 +140,9 @@ class FailureThrottle:
                 async with client.pipeline(transaction=True) as pipe:
                     pipe.set(link.key(key), 0, ex=window, nx=True)
                     pipe.incr(link.key(key))
-                    pipe.ttl(link.key(key))
+                    pipe.pttl(link.key(key))
                     _, count, ttl = await pipe.execute()
-                return int(count), float(max(ttl, 0))
+                return int(count), max(ttl, 0) / 1000
 
             try:
                 return await link.run(increment)
@@ -137,19 +150,24 @@ class FailureThrottle:
                 pass
         return self.memory.increment(key, window), self.memory.remaining(key)
 
-    async def _decrement(self, key: str) -> None:
+    async def _decrement(self, key: str, ends: float) -> None:
+        """One count back, unless the counter now belongs to a window opened after the one
+        ending at `ends`: that one has a full window left where this one had at most the
+        rest of its own (half a window is the margin for clocks and round trips)."""
+        most_left = ends - time.monotonic() + self.limits.window_seconds / 2
         if self.redis is not None:
             link = self.redis
 
             async def decrement(client: Any) -> None:
-                await client.eval(_REFUND, 1, link.key(key))
+                await client.eval(_REFUND, 1, link.key(key), int(most_left * 1000))
 
             try:
                 await link.run(decrement)
                 return
             except RedisUnavailable:
                 pass
-        self.memory.decrement(key)
+        if self.memory.remaining(key) <= most_left:
+            self.memory.decrement(key)
 
     async def record_failure(self, client_id: str | None, address: str) -> None:
         """Count a failure without a reservation (kept for callers that check first)."""
