@@ -116,6 +116,7 @@ class _IssuerCache:
     # The document whose kids `published` holds (see JwksCache.unknown_kid_error).
     published_in: str | None = None
     published: frozenset[str] = frozenset()
+    unusable: dict[str, str | None] = field(default_factory=dict)  # kid -> why, for that document
 
 
 class JwksCache:
@@ -218,7 +219,8 @@ class JwksCache:
 
         Cold path only (a kid not among the usable keys). The kids a document names are
         read once per document, so a flood of made-up kids costs a set lookup each; only a
-        kid the issuer does publish has its one JWK bound again, to say why it is unusable.
+        kid the issuer does publish has its one JWK bound again, once per document, to say
+        why it is unusable.
         """
         state, per = self.issuers[issuer], self._per[issuer]
         document = state.document
@@ -226,9 +228,12 @@ class JwksCache:
             return UnknownKey(detail)
         if per.published_in is not document:
             per.published_in, per.published = document, published_kids(document)
+            per.unusable = {}
         if kid not in per.published:
             return UnknownKey(detail)
-        reason = why_unusable(document, kid, per.binding, per.trust)
+        if kid not in per.unusable:  # at most one entry per published kid (100 at most)
+            per.unusable[kid] = why_unusable(document, kid, per.binding, per.trust)
+        reason = per.unusable[kid]
         return UnusableKey(reason) if reason else UnknownKey(detail)
 
     async def _refetch_for_unknown_kid(self, issuer: str) -> None:
