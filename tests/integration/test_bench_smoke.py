@@ -95,6 +95,28 @@ def test_bench_plots_are_png(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths)
 
 
+def test_latency_figures_give_p50_and_p99_rows_plotted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each concurrency level gives a p50 and a p99 row from the same pair of runs, and the
+    latency plot draws that pair once (both percentiles), under a label without "p99"."""
+    from bench import bench_issuer
+    from bench.plots import latency_rows
+
+    def fake_wrk(url: str, level: int, *args: object, **kwargs: object) -> bench_issuer.Load:
+        p50 = 1.0 if "signet" in url else 0.5
+        return bench_issuer.Load(100.0, p50 * level, 5.0 * level, 0, 300, 10.0)
+
+    monkeypatch.setattr(bench_issuer, "wrk", fake_wrk)
+    figures = bench_issuer.latency_figures("x", "http://signet", "http://bare", "bare", 1.0,
+                                           lambda: (None, None), (1, 2))
+    assert [f.name for f in figures] == [f"x, {p} latency at concurrency {c}"
+                                         for c in bench_issuer.LOAD_LEVELS for p in ("p50", "p99")]
+    p50_8, p99_8 = figures[2], figures[3]
+    assert (p50_8.signet, p50_8.baseline, p99_8.signet, p99_8.baseline) == ([8.0], [4.0], [40.0], [40.0])
+    assert all(f.target is None and f.at_most for f in figures)
+    rows = latency_rows(figures)
+    assert list(rows) == [f"x, concurrency {c}" for c in bench_issuer.LOAD_LEVELS]
+
+
 def test_bench_verifier_apps_answer_over_http() -> None:
     """The two apps of the verifier-over-HTTP bench, under uvicorn: the protected one accepts
     a bench token and refuses a request without one; the other answers both alike."""
