@@ -118,21 +118,26 @@ def test_latency_figures_give_p50_and_p99_rows_plotted_once(monkeypatch: pytest.
 
 
 def test_bench_verifier_apps_answer_over_http() -> None:
-    """The two apps of the verifier-over-HTTP bench, under uvicorn: the protected one accepts
-    a bench token and refuses a request without one; the other answers both alike."""
+    """The three apps of the verifier-over-HTTP bench, under uvicorn: the protected one accepts
+    a bench token and refuses a request without one; the unprotected one answers both alike;
+    the raw-verify baseline really checks each token's signature (refuses another's)."""
     import httpx
 
     from bench.bench_verifier import AUDIENCE, ISSUER, make_case
     from bench.bench_verifier_http import start_app
 
-    case = make_case("ES256", 1)
+    case = make_case("ES256", 2)
     env = {"BENCH_JWKS": case.jwks, "BENCH_ISSUER": ISSUER, "BENCH_AUDIENCE": AUDIENCE}
     auth = {"Authorization": f"Bearer {case.tokens[0]}"}
-    for target, without_token in (("protected", 401), ("unprotected", 200)):
+    signed = case.tokens[0].rpartition(".")[0]
+    forged = {"Authorization": f"Bearer {signed}.{case.tokens[1].rpartition('.')[2]}"}
+    for target, without_token, with_forged in (("protected", 401, 401), ("unprotected", 200, 200),
+                                               ("raw_verify", 401, 401)):
         service, url = start_app(target, env)
         try:
             assert httpx.get(url, headers=auth).status_code == 200
             assert httpx.get(url).status_code == without_token
+            assert httpx.get(url, headers=forged).status_code == with_forged
         finally:
             service.stop()
 
