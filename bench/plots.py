@@ -44,18 +44,27 @@ def throughput_plot(figures: list[Figure], path: Path) -> Path | None:
     return path
 
 
+def latency_rows(figures: list[Figure]) -> dict[str, Figure]:
+    """One figure per plotted run, by label: the p50 and p99 rows of one run share theirs."""
+    rows: dict[str, Figure] = {}
+    for f in figures:
+        if "signet_latency" in f.extra:
+            rows.setdefault(str(f.extra.get("plot_label", f.name)), f)
+    return rows
+
+
 def latency_plot(figures: list[Figure], path: Path) -> Path | None:
-    rows = [f for f in figures if "signet_latency" in f.extra]
+    rows = latency_rows(figures)
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(8.0, 0.9 + 0.9 * len(rows)))
     labels, bars = [], []
-    for f in rows:
+    for label, f in rows.items():
         for side in ("signet", "baseline"):
             loads: list[dict[str, float]] = f.extra[f"{side}_latency"]  # type: ignore[assignment]
             p50 = sorted(x["p50_ms"] for x in loads)[len(loads) // 2]
             p99 = sorted(x["p99_ms"] for x in loads)[len(loads) // 2]
-            labels.append(f"{f.name}: {'Signet' if side == 'signet' else 'baseline'}")
+            labels.append(f"{label}: {'Signet' if side == 'signet' else 'baseline'}")
             bars.append((p50, p99))
     ys = range(len(labels))
     ax.barh([y + 0.2 for y in ys], [b[1] for b in bars], height=0.4, label="p99", color="#d62728")

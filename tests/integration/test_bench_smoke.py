@@ -95,22 +95,49 @@ def test_bench_plots_are_png(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in paths)
 
 
+def test_latency_figures_give_p50_and_p99_rows_plotted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each concurrency level gives a p50 and a p99 row from the same pair of runs, and the
+    latency plot draws that pair once (both percentiles), under a label without "p99"."""
+    from bench import bench_issuer
+    from bench.plots import latency_rows
+
+    def fake_wrk(url: str, level: int, *args: object, **kwargs: object) -> bench_issuer.Load:
+        p50 = 1.0 if "signet" in url else 0.5
+        return bench_issuer.Load(100.0, p50 * level, 5.0 * level, 0, 300, 10.0)
+
+    monkeypatch.setattr(bench_issuer, "wrk", fake_wrk)
+    figures = bench_issuer.latency_figures("x", "http://signet", "http://bare", "bare", 1.0,
+                                           lambda: (None, None), (1, 2))
+    assert [f.name for f in figures] == [f"x, {p} latency at concurrency {c}"
+                                         for c in bench_issuer.LOAD_LEVELS for p in ("p50", "p99")]
+    p50_8, p99_8 = figures[2], figures[3]
+    assert (p50_8.signet, p50_8.baseline, p99_8.signet, p99_8.baseline) == ([8.0], [4.0], [40.0], [40.0])
+    assert all(f.target is None and f.at_most for f in figures)
+    rows = latency_rows(figures)
+    assert list(rows) == [f"x, concurrency {c}" for c in bench_issuer.LOAD_LEVELS]
+
+
 def test_bench_verifier_apps_answer_over_http() -> None:
-    """The two apps of the verifier-over-HTTP bench, under uvicorn: the protected one accepts
-    a bench token and refuses a request without one; the other answers both alike."""
+    """The three apps of the verifier-over-HTTP bench, under uvicorn: the protected one accepts
+    a bench token and refuses a request without one; the unprotected one answers both alike;
+    the raw-verify baseline really checks each token's signature (refuses another's)."""
     import httpx
 
     from bench.bench_verifier import AUDIENCE, ISSUER, make_case
     from bench.bench_verifier_http import start_app
 
-    case = make_case("ES256", 1)
+    case = make_case("ES256", 2)
     env = {"BENCH_JWKS": case.jwks, "BENCH_ISSUER": ISSUER, "BENCH_AUDIENCE": AUDIENCE}
     auth = {"Authorization": f"Bearer {case.tokens[0]}"}
-    for target, without_token in (("protected", 401), ("unprotected", 200)):
+    signed = case.tokens[0].rpartition(".")[0]
+    forged = {"Authorization": f"Bearer {signed}.{case.tokens[1].rpartition('.')[2]}"}
+    for target, without_token, with_forged in (("protected", 401, 401), ("unprotected", 200, 200),
+                                               ("raw_verify", 401, 401)):
         service, url = start_app(target, env)
         try:
             assert httpx.get(url, headers=auth).status_code == 200
             assert httpx.get(url).status_code == without_token
+            assert httpx.get(url, headers=forged).status_code == with_forged
         finally:
             service.stop()
 
