@@ -61,6 +61,7 @@ from signet.verifier.token import (
 from signet.verifier.trusted import TrustedIssuer
 
 log = logging.getLogger("signet.verifier")
+_new_object = object.__new__
 
 # A JSON object or a DecodeError (ValidationError for any other JSON value), in C.
 _decode_payload = msgspec.json.Decoder(dict[str, Any]).decode
@@ -382,7 +383,10 @@ class Verifier:
             raise BadSignature()
         not_before, not_after = policy.check(payload, now)
 
-        claims = claims_type.of(payload)
+        # Claims.of's two steps without its bound classmethod and call frame (about 1,000
+        # instructions a miss under callgrind).
+        claims = _new_object(claims_type)
+        claims._data = payload
         if self._verified_size:
             if len(verified) >= self._verified_size:
                 try:
