@@ -119,7 +119,7 @@ def stub(app: Any, step: str) -> None:
     elif step == "form parsing stubbed":
         form = TokenForm({"grant_type": ("client_credentials",)})
 
-        async def parsed(request: Any, limit: int) -> TokenForm:
+        async def parsed(request: Any, limit: int, headers: Any = None) -> TokenForm:
             return form
         token_route.read_token_form = parsed  # type: ignore[assignment]
 
