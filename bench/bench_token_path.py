@@ -105,6 +105,7 @@ def stub(app: Any, step: str) -> None:
         audit.token_issued = lambda *args, **kwargs: None  # type: ignore[assignment]
     elif step == "metrics stubbed":
         app.state.metrics.token_issued = lambda *args, **kwargs: None
+        app.state.metrics.token_issued_and_authenticated = lambda *args, **kwargs: None
     elif step == "client authentication stubbed":
         authenticate = endpoint.authenticator.authenticate
         client = asyncio.get_event_loop().run_until_complete(
@@ -118,7 +119,7 @@ def stub(app: Any, step: str) -> None:
     elif step == "form parsing stubbed":
         form = TokenForm({"grant_type": ("client_credentials",)})
 
-        async def parsed(request: Any, limit: int) -> TokenForm:
+        async def parsed(request: Any, limit: int, headers: Any = None) -> TokenForm:
             return form
         token_route.read_token_form = parsed  # type: ignore[assignment]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from signet.jose import compact, signing_input
+from signet.jose import compact, json_b64
 from signet.keys.base import KeyBackend, KeyBackendError, PublishedKey
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068 section 2.1 media type
@@ -22,6 +22,19 @@ class SelfCheckFailed(KeyBackendError):
 class JwsSigner:
     def __init__(self, backend: KeyBackend) -> None:
         self.backend = backend
+        # The encoded protected header by (alg, kid, typ): the same bytes for every token a
+        # key signs, so it is encoded once per key instead of once per token.
+        self._headers: dict[tuple[str, str, str], str] = {}
+
+    def _encoded_header(self, published: PublishedKey, typ: str) -> str:
+        key = (published.alg.name, published.kid, typ)
+        encoded = self._headers.get(key)
+        if encoded is None:
+            if len(self._headers) >= 64:  # rotations add kids: keep the few recent ones
+                self._headers.clear()
+            encoded = json_b64({"alg": key[0], "kid": key[1], "typ": typ})
+            self._headers[key] = encoded
+        return encoded
 
     async def sign(self, claims: dict[str, Any], typ: str = ACCESS_TOKEN_TYPE) -> str:
         token, _ = await self.sign_with_kid(claims, typ)
@@ -39,8 +52,8 @@ class JwsSigner:
         root, signing in a fallback, may have another algorithm than the ephemeral keys)."""
         key = self.backend.signing_key()
         published = key.published
-        header = {"alg": published.alg.name, "kid": published.kid, "typ": typ}
-        data = signing_input(header, claims)
+        # signing_input's bytes, with the header's part encoded once per key.
+        data = f"{self._encoded_header(published, typ)}.{json_b64(claims)}".encode("ascii")
         signature = await key.sign(data)
         if not published.check(data, signature):
             raise SelfCheckFailed(f"signature by {published.kid} failed its self-check; not issued")

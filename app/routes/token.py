@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from signet.keys.base import KeyBackendError, PublishedKey
 from signet.signer import JwsSigner
@@ -26,9 +26,9 @@ from ..token import audit
 from ..token.client_auth import Authenticator, extract_credentials
 from ..token.client_secrets import SecretVerifier
 from ..token.federation import Federation, read_federation_file
-from ..token.form import read_token_form
+from ..token.form import read_token_form, token_headers
 from ..token.grants import GRANT_TYPE, grant_for
-from ..token.oauth_errors import NO_STORE, OAuthError, invalid_request, try_later
+from ..token.oauth_errors import NO_STORE, OAuthError, OAuthJSONResponse, invalid_request, try_later
 from ..token.registry import ClientRegistry, RegistryError
 from ..token.replay import ReplayCache
 from ..token.throttle import FailureThrottle, ThrottleLimits
@@ -94,12 +94,14 @@ class TokenEndpoint:
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
-        source = request.client.host if request.client else "unknown"
+        scope = request.scope
+        client_address = scope.get("client")  # request.client, without building an Address
+        source = client_address[0] if client_address else "unknown"
+        headers = token_headers(scope["headers"])
         method: str | None = None
         try:
-            form = await read_token_form(request, self.settings.token_max_body_bytes)
-            creds = extract_credentials(request.headers.get("authorization"), form,
-                                        self.federation.trusts)
+            form = await read_token_form(request, self.settings.token_max_body_bytes, headers)
+            creds = extract_credentials(headers.authorization, form, self.federation.trusts)
             method = creds.method
             grant_type = form.get("grant_type")
             if grant_type is None:
@@ -117,11 +119,11 @@ class TokenEndpoint:
             request.app.state.metrics.token_refused(exc.error, method, time.perf_counter() - started)
             return exc.response()
         audit.token_issued(grant, claims, key.kid, creds.method, source, facts)
-        request.app.state.metrics.token_issued(key.alg.name, creds.method,
-                                               time.perf_counter() - started)
-        request.app.state.metrics.client_authenticated(creds.method)
-        return JSONResponse({"access_token": token, "token_type": "Bearer",
-                             "expires_in": grant.lifetime, "scope": grant.scope}, headers=NO_STORE)
+        request.app.state.metrics.token_issued_and_authenticated(key.alg.name, creds.method,
+                                                                 time.perf_counter() - started)
+        return OAuthJSONResponse({"access_token": token, "token_type": "Bearer",
+                                  "expires_in": grant.lifetime, "scope": grant.scope},
+                                 headers=NO_STORE)
 
     async def _sign(self, claims: dict[str, object], client_id: str) -> tuple[str, PublishedKey]:
         try:

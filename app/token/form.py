@@ -6,10 +6,13 @@ and a parameter sent without a value is treated as omitted.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive
 
 from .oauth_errors import OAuthError, invalid_request
 
@@ -37,20 +40,53 @@ def too_large(limit: int) -> OAuthError:
     return invalid_request(f"request body larger than {limit} bytes", status=413)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """At most `limit` bytes: a larger Content-Length is refused unread, a longer stream is cut."""
-    declared = request.headers.get("content-length")
+@dataclass(frozen=True, slots=True)
+class TokenHeaders:
+    """The three request headers /token reads, each its first occurrence (as Starlette's
+    `Headers.get` gives it), found in one pass over the raw ASGI list: building a `Headers`
+    and searching it once per name cost several microseconds per token."""
+
+    content_type: str | None = None
+    content_length: str | None = None
+    authorization: str | None = None
+
+
+def token_headers(raw: Iterable[tuple[bytes, bytes]]) -> TokenHeaders:
+    found: dict[bytes, str] = {}
+    for name, value in raw:
+        if name in _WANTED and name not in found:
+            found[name] = value.decode("latin-1")
+    return TokenHeaders(found.get(b"content-type"), found.get(b"content-length"),
+                        found.get(b"authorization"))
+
+
+_WANTED = frozenset({b"content-type", b"content-length", b"authorization"})
+
+
+async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes:
+    """At most `limit` bytes: a larger Content-Length is refused unread, a longer stream is cut.
+
+    Reads the ASGI messages itself, as Starlette's `request.stream()` does (a disconnect is
+    `ClientDisconnect`), without its async generator: one message is the usual body."""
     if declared is not None:
         if not declared.isdigit():
             raise invalid_request("invalid Content-Length")
         if int(declared) > limit:
             raise too_large(limit)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large(limit)
-    return bytes(body)
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            parts.append(chunk)
+            if not message.get("more_body", False):
+                return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def parse_form(content_type: str | None, body: bytes) -> TokenForm:
@@ -71,7 +107,11 @@ def parse_form(content_type: str | None, body: bytes) -> TokenForm:
                       if any(vals)})
 
 
-async def read_token_form(request: Request, limit: int) -> TokenForm:
+async def read_token_form(request: Request, limit: int,
+                          headers: TokenHeaders | None = None) -> TokenForm:
     if request.scope.get("query_string"):  # not request.url: building a URL costs more than the check
         raise invalid_request("token request parameters belong in the form body, not the URL")
-    return parse_form(request.headers.get("content-type"), await read_body(request, limit))
+    if headers is None:
+        headers = token_headers(request.scope["headers"])
+    return parse_form(headers.content_type,
+                      await read_body(request.receive, headers.content_length, limit))

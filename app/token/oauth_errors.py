@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# Starlette's JSONResponse calls json.dumps with these options, which builds an encoder on
+# every call; one built here gives the same bytes (tests/unit/test_oauth_json.py).
+_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+class OAuthJSONResponse(JSONResponse):
+    """JSONResponse, rendered by one encoder built once: every /token answer is one."""
+
+    def render(self, content: Any) -> bytes:
+        return _JSON.encode(content).encode("utf-8")
 BASIC_CHALLENGE = 'Basic realm="signet", charset="UTF-8"'
 
 
@@ -23,7 +36,7 @@ class OAuthError(Exception):
         self.detail: str | None = None  # for the audit line only, never for the caller
 
     def response(self) -> JSONResponse:
-        return JSONResponse({"error": self.error, "error_description": self.description},
+        return OAuthJSONResponse({"error": self.error, "error_description": self.description},
                             status_code=self.status, headers={**NO_STORE, **self.headers})
 
 

@@ -54,3 +54,16 @@ async def test_self_check_passes_good_signatures_and_stops_bad_ones(tmp_path: Pa
         signer = JwsSigner(Backend(FaultyKey(real, damage)))  # type: ignore[arg-type]
         with pytest.raises(SelfCheckFailed):
             await signer.sign_with_kid({"sub": "x"})
+
+
+async def test_the_header_encoded_once_per_key_gives_signing_inputs_bytes(tmp_path: Path) -> None:
+    from signet.jose import signing_input
+
+    backend = LocalKeyBackend(tmp_path, ALGORITHMS["ES256"])
+    await backend.open()
+    published = backend.signing_key().published
+    signer = JwsSigner(backend)
+    for claims, typ in (({"sub": "x"}, "at+jwt"), ({"sub": "y", "n": 1}, "at+jwt"), ({"sub": "z"}, "JWT")):
+        token, _ = await signer.sign_with_key(claims, typ)
+        header = {"alg": published.alg.name, "kid": published.kid, "typ": typ}
+        assert token.rsplit(".", 1)[0].encode() == signing_input(header, claims)
