@@ -22,9 +22,9 @@ from signet.attestation import ATTESTATION_MEMBER
 from signet.jose import b64url_decode, compact, signing_input
 from signet.jwk import public_key_to_jwk
 from signet.verifier import Verifier
-from tests.integration.test_issuer_http import _error_message, _start_failure
+from tests.integration.test_issuer_http import _start_failure
 from tests.support.metrics import Scrape
-from tests.support.processes import RunningIssuer
+from tests.support.processes import RunningIssuer, json_error_message
 from tests.support.tokens import post_token
 from tests.support.verifier_tokens import refusal_code as code
 
@@ -172,6 +172,6 @@ def test_kms_with_eddsa_stops_startup_naming_the_setting(env: dict[str, str], ex
                                                          tmp_path: Path) -> None:
     output = _start_failure({"SIGNET_LOCAL_KEY_DIR": str(tmp_path), "SIGNET_KEY_BACKEND": "kms",
                              "SIGNET_KMS_KEY_ID": "alias/root", **env})
-    message = _error_message(output, expected)
+    message = json_error_message(output, expected)
     assert message.startswith("Signet cannot start"), output
     assert "botocore 1.40.61" in message and "Traceback" not in output

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from tests.support.processes import (
     RunningIssuer,
     Service,
     free_port,
+    json_error_message,
     moto_kms_client,
     start_issuer,
     start_moto,
@@ -172,15 +172,7 @@ def test_bad_configuration_stops_startup_with_one_line(env: dict[str, str], expe
     output = _start_failure({"SIGNET_LOCAL_KEY_DIR": str(tmp_path), **env})
     assert expected in output
     assert "Traceback" not in output
-    assert _error_message(output, expected).startswith("Signet cannot start: ")
-
-
-def _error_message(output: str, expected: str) -> str:
-    """The message of the one (JSON) error line that says `expected`; every line is JSON."""
-    lines = [json.loads(x) for x in output.splitlines() if x.strip()]
-    errors = [x for x in lines if expected in x["message"]]
-    assert len(errors) == 1 and errors[0]["level"] == "error", output
-    return str(errors[0]["message"])
+    assert json_error_message(output, expected).startswith("Signet cannot start: ")
 
 
 def test_cli_reports_configuration_errors_in_one_line(tmp_path: Path) -> None:

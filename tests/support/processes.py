@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -204,3 +205,11 @@ def start_demo(env: Mapping[str, str]) -> tuple[Service, str]:
     service = Service("demo", argv, env)
     service.wait_http(base + "/healthz")
     return service, base
+
+
+def json_error_message(output: str, expected: str) -> str:
+    """The message of the one (JSON) error line that says `expected`; every line is JSON."""
+    lines = [json.loads(x) for x in output.splitlines() if x.strip()]
+    errors = [x for x in lines if expected in x["message"]]
+    assert len(errors) == 1 and errors[0]["level"] == "error", output
+    return str(errors[0]["message"])
