@@ -105,7 +105,6 @@ def stub(app: Any, step: str) -> None:
         audit.token_issued = lambda *args, **kwargs: None  # type: ignore[assignment]
     elif step == "metrics stubbed":
         app.state.metrics.token_issued = lambda *args, **kwargs: None
-        app.state.metrics.token_issued_and_authenticated = lambda *args, **kwargs: None
     elif step == "client authentication stubbed":
         authenticate = endpoint.authenticator.authenticate
         client = asyncio.get_event_loop().run_until_complete(

@@ -119,8 +119,8 @@ class TokenEndpoint:
             request.app.state.metrics.token_refused(exc.error, method, time.perf_counter() - started)
             return exc.response()
         audit.token_issued(grant, claims, key.kid, creds.method, source, facts)
-        request.app.state.metrics.token_issued_and_authenticated(key.alg.name, creds.method,
-                                                                 time.perf_counter() - started)
+        request.app.state.metrics.token_issued(key.alg.name, creds.method,
+                                               time.perf_counter() - started)
         return OAuthJSONResponse({"access_token": token, "token_type": "Bearer",
                                   "expires_in": grant.lifetime, "scope": grant.scope},
                                  headers=NO_STORE)

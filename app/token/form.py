@@ -51,6 +51,9 @@ class TokenHeaders:
     authorization: str | None = None
 
 
+_WANTED = frozenset({b"content-type", b"content-length", b"authorization"})
+
+
 def token_headers(raw: Iterable[tuple[bytes, bytes]]) -> TokenHeaders:
     found: dict[bytes, str] = {}
     for name, value in raw:
@@ -58,9 +61,6 @@ def token_headers(raw: Iterable[tuple[bytes, bytes]]) -> TokenHeaders:
             found[name] = value.decode("latin-1")
     return TokenHeaders(found.get(b"content-type"), found.get(b"content-length"),
                         found.get(b"authorization"))
-
-
-_WANTED = frozenset({b"content-type", b"content-length", b"authorization"})
 
 
 async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes:

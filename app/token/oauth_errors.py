@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # Starlette's JSONResponse calls json.dumps with these options, which builds an encoder on
-# every call; one built here gives the same bytes (tests/unit/test_oauth_json.py).
+# every call; one built here gives the same bytes (tests/unit/test_token_body.py).
 _JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
@@ -19,6 +19,8 @@ class OAuthJSONResponse(JSONResponse):
 
     def render(self, content: Any) -> bytes:
         return _JSON.encode(content).encode("utf-8")
+
+
 BASIC_CHALLENGE = 'Basic realm="signet", charset="UTF-8"'
 
 
@@ -37,7 +39,7 @@ class OAuthError(Exception):
 
     def response(self) -> JSONResponse:
         return OAuthJSONResponse({"error": self.error, "error_description": self.description},
-                            status_code=self.status, headers={**NO_STORE, **self.headers})
+                                 status_code=self.status, headers={**NO_STORE, **self.headers})
 
 
 def invalid_request(description: str, status: int = 400) -> OAuthError:
